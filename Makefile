@@ -1,0 +1,63 @@
+# The two commands (README): `make repro` and `make test`. Both set up .venv from the committed lock
+# first; setup reruns only when pyproject.toml or uv.lock change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.synced
+DEB_STAMP := $(VENV)/.debian
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
+export PYTHONPATH := $(CURDIR)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: setup repro test test-slow figures claims nt-env lock lint clean-results
+
+setup: $(STAMP) $(DEB_STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) sync --frozen --python $(PY) --quiet
+	@touch $@
+
+# Debian data packages the experiments declare (DEBIAN_PACKAGES in each module): installed when
+# running as root, otherwise the one command to run is printed.
+$(DEB_STAMP): $(STAMP) $(wildcard experiments/*.py) tools/debian_packages.py
+	@pkgs="$$($(PY) tools/debian_packages.py)"; \
+	if [ -z "$$pkgs" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs; \
+	else echo "experiments need Debian packages; run: sudo apt-get install -y $$pkgs"; fi
+	@touch $@
+
+repro: setup
+	$(PY) -m experiments.all --preset quick
+
+test: setup
+	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+figures: setup
+	$(PY) -m experiments._lib.figures
+
+claims: setup
+	$(PY) -m papers_repro.render
+	$(PY) -m papers_repro.render --workspace
+
+# Side environment: unmodified neural-tangents 0.6.5 on jax 0.5.3 (+ tensorflow), for golden values.
+nt-env:
+	@test -x .venv-nt/bin/python || $(PYTHON) -m venv .venv-nt
+	.venv-nt/bin/pip install -q -r tools/nt-env-requirements.txt
+	.venv-nt/bin/python tools/nt_golden.py > tests/fixtures/nt_golden.json
+	$(MAKE) setup
+	$(PY) -m pytest -m nt tests/theory/test_nt_compat.py
+
+lock: $(STAMP)
+	$(UV) lock
+	$(UV) export --frozen --no-hashes --no-emit-project --all-groups -o requirements.lock --quiet
+
+lint: setup
+	$(VENV)/bin/ruff check .

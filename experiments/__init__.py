@@ -1,0 +1,1 @@
+"""Runnable reproductions: one module per experiment (see WORKSPACE.md for the contract)."""

@@ -1,0 +1,122 @@
+"""The one command-line entry every experiment shares.
+
+    python -m experiments.<name> [--preset quick|full] [--seed N] [--out DIR] [--set field=value]...
+
+Bad input (unknown preset or field, a value of the wrong type, a config its `__post_init__`
+rejects) prints one line on stderr and returns 2 before anything is written. Outputs go to a
+temporary folder renamed into place at the end (experiments._lib.io.atomic_dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+import time
+from types import ModuleType
+
+from experiments._lib import io, manifest, registry
+from experiments._lib.config import UsageError, override
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage + exit; we want one line
+        raise UsageError(message)
+
+
+def _parser(name: str, presets) -> _Parser:
+    p = _Parser(prog=f"python -m experiments.{name}", add_help=True)
+    p.add_argument("--preset", default="quick", help=f"one of {', '.join(presets)}")
+    p.add_argument("--seed", type=int, default=None, help="root PRNG seed (overrides the preset)")
+    p.add_argument("--out", default=None, help="output folder (default results/<name>/<preset>)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE")
+    return p
+
+
+def experiment_name(module: ModuleType) -> str:
+    # The file stem, not __name__ (which is "__main__" under `python -m`).
+    return pathlib.Path(module.__file__).stem
+
+
+def make_config(module: ModuleType, preset: str, seed: int | None, sets: list[str]):
+    if preset not in module.PRESETS:
+        raise UsageError(f"unknown preset {preset!r} (presets: {', '.join(module.PRESETS)})")
+    cfg = module.PRESETS[preset]
+    if seed is not None:
+        sets = [f"seed={seed}", *sets]
+    return override(cfg, sets)
+
+
+def assemble(module: ModuleType, cfg, preset: str, computed: dict) -> dict:
+    """The results.json dict: schema, experiment, preset, config, metrics, series, claims."""
+    results = {
+        "schema": io.SCHEMA,
+        "experiment": experiment_name(module),
+        "paper": getattr(module, "PAPER", None),
+        "preset": preset,
+        "config": dataclasses.asdict(cfg),
+        "metrics": computed.get("metrics", {}),
+        "series": computed.get("series", {}),
+        # Wall-clock measurements: the only part of results.json that is not a function of seed.
+        "timing": computed.get("timing", {}),
+    }
+    results = io.to_jsonable(results)
+    results["claims"] = io.to_jsonable(module.check_claims(results))
+    return results
+
+
+def run_to_dir(module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: list[str]) -> dict:
+    started = time.time()
+    computed = module.run(cfg)
+    results = assemble(module, cfg, preset, computed)
+    with io.atomic_dir(out) as tmp:
+        io.write_json(tmp / "results.json", results)
+        module.plot(results, tmp)
+        finished = time.time()
+        io.write_json(
+            tmp / "manifest.json",
+            manifest.build(
+                argv=argv, config=dataclasses.asdict(cfg), started=started, finished=finished
+            ),
+        )
+    return results
+
+
+def format_claims(claims: list[dict]) -> str:
+    rows = [f"{'id':<28} {'status':<16} {'paper':>14} {'measured':>14}"]
+    for c in claims:
+        rows.append(
+            f"{c['id']:<28} {c['status']:<16} {_fmt(c.get('paper_value')):>14} "
+            f"{_fmt(c.get('measured')):>14}"
+        )
+    return "\n".join(rows)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "—" if v is None else str(v)
+
+
+def main(module: ModuleType, argv: list[str] | None = None) -> int:
+    name = experiment_name(module)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parser(name, module.PRESETS).parse_args(argv)
+        cfg = make_config(module, args.preset, args.seed, args.sets)
+    except UsageError as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    out = pathlib.Path(args.out) if args.out else registry.results_dir(name, args.preset)
+    try:
+        results = run_to_dir(module, cfg, args.preset, out, argv)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; nothing written to {out}", file=sys.stderr)
+        return 130
+    except UsageError as e:  # validation that needs the run (e.g. memory budget vs K)
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{name} [{args.preset}] -> {out}")
+    print(format_claims(results["claims"]))
+    return 0

@@ -1,0 +1,79 @@
+"""Results I/O: canonical JSON and atomic output folders.
+
+`results.json` is written with sorted keys and NaN/inf as null so that the same seed gives a
+byte-identical file. Output folders are written under a temporary sibling and renamed into place,
+so an interrupted run (Ctrl-C, crash, bad input) never leaves a half-written folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "memlearn-results/1"
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Converts numpy/jax scalars and arrays, tuples and dataclass-free containers to JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "__array__") and not isinstance(obj, (str, bytes)):
+        arr = np.asarray(obj)
+        if arr.ndim == 0:
+            return to_jsonable(arr.item())
+        return [to_jsonable(v) for v in arr.tolist()]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(to_jsonable(obj), sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+
+def write_json(path: os.PathLike, obj: Any) -> None:
+    pathlib.Path(path).write_text(dumps(obj))
+
+
+def read_json(path: os.PathLike) -> Any:
+    return json.loads(pathlib.Path(path).read_text())
+
+
+@contextlib.contextmanager
+def atomic_dir(final: os.PathLike) -> Iterator[pathlib.Path]:
+    """Yields a fresh temporary folder that replaces `final` only if the block completes.
+
+    The temporary folder sits beside `final` (same filesystem, so the rename is atomic). A previous
+    `final` is moved aside and removed only after the new one is in place.
+    """
+    final = pathlib.Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,68 @@
+"""Provenance for a run: git state, argv, versions, backend and devices, XLA flags, timings."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Any
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpyro", "chex", "numpy", "scipy", "matplotlib")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_state() -> dict[str, Any]:
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def devices() -> dict[str, Any]:
+    import jax
+
+    devs = jax.devices()
+    return {
+        "backend": jax.default_backend(),
+        "device_count": len(devs),
+        "device_kinds": sorted({d.device_kind for d in devs}),
+        "process_count": jax.process_count(),
+    }
+
+
+def build(*, argv: list[str], config: dict, started: float, finished: float) -> dict[str, Any]:
+    return {
+        "argv": list(argv),
+        "config": config,
+        "git": git_state(),
+        "versions": versions(),
+        "devices": devices(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "started_unix": started,
+        "finished_unix": finished,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "wall_seconds": finished - started,
+    }

@@ -1,0 +1,19 @@
+"""tqdm bars that stay quiet when stderr is not a terminal or under CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tqdm.auto import tqdm
+
+
+def enabled() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def bar(iterable=None, **kwargs):
+    kwargs.setdefault("disable", not enabled())
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, **kwargs)

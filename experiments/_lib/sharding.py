@@ -1,0 +1,54 @@
+"""Shard a leading batch axis (seeds, runs, chains, kernel rows) over `jax.devices()`.
+
+`shard_map_batch(fn, *xs)` = `jit(vmap(fn))` with the inputs placed on a 1-D mesh over every device,
+the batch axis split across it (padded to a multiple of the device count and cut back after). The
+same code runs on 1 CPU, on N simulated CPU devices
+(`XLA_FLAGS=--xla_force_host_platform_device_count=N`), on a multi-GPU host, and multi-host after
+`jax.distributed.initialize()` (then `jax.devices()` spans every process; see WORKSPACE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+BATCH_AXIS = "batch"
+
+
+def batch_mesh(devices=None) -> Mesh:
+    devices = jax.devices() if devices is None else devices
+    return Mesh(np.asarray(devices), (BATCH_AXIS,))
+
+
+def _pad(x, n_pad: int):
+    if n_pad == 0:
+        return x
+    # Repeat the last row: a valid input, so padded lanes cannot produce NaNs or errors.
+    tail = jnp.repeat(x[-1:], n_pad, axis=0)
+    return jnp.concatenate([x, tail], axis=0)
+
+
+def shard_map_batch(fn: Callable, *xs, mesh: Mesh | None = None, static_argnums=()):
+    """Applies `vmap(fn)` over the shared leading axis of `xs`, sharded across devices."""
+    mesh = batch_mesh() if mesh is None else mesh
+    n_dev = mesh.devices.size
+    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    n_pad = (-n) % n_dev
+    sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
+    padded = jax.tree_util.tree_map(lambda x: jax.device_put(_pad(x, n_pad), sharding), xs)
+    out = _jitted_vmap(fn)(*padded)
+    return jax.tree_util.tree_map(lambda y: y[:n], out)
+
+
+_CACHE: dict = {}
+
+
+def _jitted_vmap(fn):
+    # One compiled function per Python callable (jit would otherwise retrace per wrapper object).
+    if fn not in _CACHE:
+        _CACHE[fn] = jax.jit(jax.vmap(fn))
+    return _CACHE[fn]

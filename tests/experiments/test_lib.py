@@ -1,0 +1,119 @@
+"""The experiment contract: CLI errors, typed overrides, atomic output, canonical JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments import streaming_bandit_regret as sbr
+from experiments._lib import cli, io, registry
+from experiments._lib.config import UsageError, override
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Cfg:
+    n: int = 1
+    x: float = 0.5
+    name: str = "a"
+    flag: bool = False
+    sizes: tuple[int, ...] = (1, 2)
+
+    def __post_init__(self):
+        if self.n < 0:
+            raise ValueError("n must be >= 0")
+
+
+def test_override_types():
+    cfg = override(_Cfg(), ["n=3", "x=1e-3", "name=b", "flag=true", "sizes=4,5,6"])
+    assert cfg == _Cfg(n=3, x=1e-3, name="b", flag=True, sizes=(4, 5, 6))
+    assert override(_Cfg(), ["n=1e6"]).n == 1_000_000
+
+
+@pytest.mark.parametrize("item,msg", [
+    ("m=3", "unknown config field 'm'"),
+    ("n=abc", "expected int"),
+    ("n=1.5", "expected int"),
+    ("flag=maybe", "expected bool"),
+    ("sizes=1,x", "expected int"),
+    ("n", "field=value"),
+    ("n=-1", "n must be >= 0"),
+])
+def test_override_errors(item, msg):
+    with pytest.raises(UsageError, match=msg):
+        override(_Cfg(), [item])
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--set", "nope=1"], "unknown config field 'nope'"),
+    (["--set", "K=ten"], "expected int"),
+    (["--set", "K=1"], "K must be >= 2"),
+    (["--set", "t_factors=1e-9,1"], "T must be >= K"),
+    (["--set", "max_memory=2"], "over the max_memory budget 2"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, msg, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = sbr.main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and msg in err and err.startswith("streaming_bandit_regret: error:")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_experiment():
+    with pytest.raises(UsageError, match="unknown experiment 'nope'"):
+        registry.load("nope")
+
+
+def test_atomic_dir_leaves_nothing_on_interrupt(tmp_path):
+    final = tmp_path / "res"
+    final.mkdir()
+    (final / "old.txt").write_text("previous run")
+    with pytest.raises(KeyboardInterrupt):
+        with io.atomic_dir(final) as tmp:
+            (tmp / "results.json").write_text("{half")
+            raise KeyboardInterrupt
+    # The previous results survive untouched and no temp folder is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+    assert (final / "old.txt").read_text() == "previous run"
+
+
+def test_atomic_dir_replaces_on_success(tmp_path):
+    final = tmp_path / "res"
+    final.mkdir()
+    (final / "old.txt").write_text("x")
+    with io.atomic_dir(final) as tmp:
+        (tmp / "new.txt").write_text("y")
+    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
+    def boom(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sbr, "run", boom)
+    code = sbr.main(["--out", str(tmp_path / "out")])
+    assert code == 130 and list(tmp_path.iterdir()) == []
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_json_is_canonical():
+    text = io.dumps({"b": np.float32(1.5), "a": [np.nan, math.inf, np.int64(3)], "c": (True,)})
+    assert text == json.dumps({"a": [None, None, 3], "b": 1.5, "c": [True]}, sort_keys=True,
+                              indent=1) + "\n"
+
+
+def test_registry_lists_experiments():
+    assert "streaming_bandit_regret" in registry.names()
+    assert "all" not in registry.names()
+
+
+def test_format_claims_prints_every_row():
+    rows = [{"id": "a", "status": "reproduced", "paper_value": 0.5, "measured": 0.51}]
+    assert "a" in cli.format_claims(rows) and "0.51" in cli.format_claims(rows)

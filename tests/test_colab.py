@@ -1,0 +1,43 @@
+"""Each colab/<name>.py (jupytext percent, the source of truth) has a paired .ipynb that executes.
+
+The notebooks run in a real Jupyter kernel (nbclient + ipykernel) on their quick path
+(NOTEBOOK_QUICK=1).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "colab").glob("*.py"))
+
+
+def _sources(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_notebook_is_paired_and_runs(script, monkeypatch):
+    ipynb = script.with_suffix(".ipynb")
+    assert ipynb.exists(), f"run: jupytext --to ipynb {script.relative_to(ROOT)}"
+    paired = nbformat.read(ipynb, as_version=4)
+    assert _sources(paired) == _sources(jupytext.read(script)), "ipynb out of sync with .py"
+    monkeypatch.setenv("NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    NotebookClient(paired, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(script.parent)}}).execute()
+    outputs = [o for c in paired.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any(o.get("output_type") == "display_data" for o in outputs), "no figure displayed"
+
+
+def test_every_notebook_script_has_an_ipynb():
+    assert SCRIPTS
+    for script in SCRIPTS:
+        assert script.with_suffix(".ipynb").exists()

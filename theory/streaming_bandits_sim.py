@@ -1,0 +1,487 @@
+"""Single-pass streaming bandit algorithms as `lax.scan`s over the arm stream (finite-sample side).
+
+The estimators of the regret whose rates theory/streaming_bandits.py gives, for Wang (2023),
+arXiv:2306.02208v1, and the authors' code (github jhwjhw0123/streaming-regret-minimization-MABs).
+
+Simulation model. Individual pulls are never simulated: an arm is touched only through the mean of
+n pulls, sampled exactly as Binomial(n, mu)/n in float64 (jax.random.binomial is exact and O(1) for
+any n, checked up to n = 1e15), and regret is pseudo-regret from pull counts, so the cost is
+independent of T. Each algorithm is one `lax.scan` over the K arms whose carry has a fixed shape;
+the number of occupied arm slots in it is the algorithm's memory, recorded as `max_memory`.
+
+Common random numbers: the mean of arm i at sampling site s (a level, a challenge round) is drawn
+with key fold_in(fold_in(key, i), s), the same key in every algorithm, so differences between
+algorithms on one instance are paired.
+
+Two modes (`authors=True/False`). The default is the corrected accounting; `authors=True` reproduces
+the released code's behaviour where it departs from the paper or from correct accounting:
+  1. noise: for n > 1e5 pulls the authors draw mu + N(0, (2/sqrt n)^2), a standard deviation >= 4x
+     the true sqrt(mu(1-mu)/n); below, floor(n) pulls; batch sizes are not rounded to integers;
+  2. regret charged to the wrong arm: in the multi-level routines the pulls of a challenger are
+     charged at the level's stored king's mean;
+  3. final selection: `best_among_remaining` never updates its running best, so it returns the
+     highest occupied level with a positive estimate, not the best estimate;
+  4. stale thresholds: a level-0 king's estimate is not reset when the level is cleared, and
+     uniform exploration never stores its first arm's estimate (treated as 0);
+  5. uncounted pulls: the first arrival at an upper level, and game-of-arms' first fractional
+     sample, are pulled but not counted against the budget T;
+  6. oracle information: game-of-arms raises its king threshold to at least old + Delta/2, half the
+     true gap between the best and second-best arm, which no algorithm can know (corrected: the
+     threshold is max(new king's estimate, old threshold), monotone without the oracle).
+The corrected mode rounds batches up to integers, samples exactly, charges the arm pulled, selects
+the best fresh estimate, resets thresholds, counts every pull and uses no oracle information.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+# Sampling-site ids for fold_in (common random numbers across algorithms).
+SITE_LEVEL = 0  # + level index: cascade levels
+SITE_FINAL = 100  # end-of-stream comparison
+SITE_GOA_ROUND = 200  # + round index: game-of-arms challenge rounds
+SITE_GOA_KING = 300
+SITE_GOA_FRAC = 400
+SITE_GOA_COIN = 500
+
+# Authors' sampling switch (streamingMAB.py, Bernoulli_Arm.batch_pull).
+AUTHORS_EXACT_MAX_PULLS = 1e5
+NO_CAP = 0
+
+ALGORITHMS = ("uniform", "naive", "goa", "log", "loglog", "logstar")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cascade:
+    """A multi-level selective-promotion routine (static structure; batches depend on eps).
+
+    Level l keeps one king. An arriving arm is pulled batch_l times; it becomes king if the level is
+    empty or its estimate beats the king's. After caps[l] arrivals the king is promoted to level
+    l+1 and level l is cleared. caps[-1] == NO_CAP. Memory = number of levels.
+    """
+
+    name: str
+    caps: tuple[int, ...]
+
+    @property
+    def levels(self) -> int:
+        return len(self.caps)
+
+
+def num_levels(name: str, K: int) -> int:
+    """Level counts of the authors' routines: ln K, ln ln K + 1, log* K + 1 (authors' log*)."""
+    if name in ("uniform", "naive"):
+        return 1
+    if name == "log":
+        return max(int(math.log(K)), 1)
+    if name == "loglog":
+        return int(math.log(math.log(K))) + 1
+    if name == "logstar":
+        levels, x = 1, float(K)
+        while x >= 1:
+            levels += 1
+            x = math.log(x)
+        return levels
+    raise ValueError(f"unknown cascade {name!r}")
+
+
+def _logstar_r(levels: int) -> list[float]:
+    """r_0 = 2, r_{l+1} = 2^{r_l} (inf once it overflows a float)."""
+    r = [2.0]
+    for _ in range(levels - 1):
+        r.append(2.0 ** r[-1] if r[-1] < 1024 else math.inf)
+    return r
+
+
+def cascade(name: str, K: int) -> Cascade:
+    """Arrival caps per level, read off the authors' pull caps (algorithms.py).
+
+    A level with pull cap c * batch processes arrivals while its pull count is <= c * batch: level
+    0 takes c + 1 arrivals; an upper level's first arrival is not counted, then c + 1 challengers,
+    and the next arrival is compared in the promotion duel: c + 2 + 1 in all. log: c = 6, loglog:
+    c = 10 (top level uncapped), logstar: c_0 = 4, c_l = 2^{r_l - r_{l-1}}.
+    """
+    L = num_levels(name, K)
+    if name in ("uniform", "naive"):
+        return Cascade(name, (NO_CAP,))
+    if name in ("log", "loglog"):
+        c = 6 if name == "log" else 10
+        caps = [c + 1] + [c + 3] * (L - 1)
+    elif name == "logstar":
+        r = _logstar_r(L)
+        caps = [5]
+        for l in range(1, L):
+            ratio = r[l] - r[l - 1]
+            caps.append(int(2**ratio) + 3 if ratio < 40 else NO_CAP)
+    else:
+        raise ValueError(f"unknown cascade {name!r}")
+    caps[-1] = NO_CAP
+    return Cascade(name, tuple(caps))
+
+
+def batch_sizes(name: str, K: int, T, *, authors: bool):
+    """Pulls per arrival at each level, as a float64 array (traced in T). Authors' constants."""
+    eps = (K / T) ** (1.0 / 3.0)
+    inv = 1.0 / eps**2
+    L = num_levels(name, K)
+    if name == "uniform":
+        b = [(T / K) ** (2.0 / 3.0) * jnp.log(T) ** (1.0 / 3.0)]
+    elif name == "naive":
+        b = [math.log(K) * inv]
+    elif name == "log":
+        b = [jnp.ceil(1.2**l * inv) for l in range(L)]
+    elif name == "loglog":
+        b = [jnp.ceil(1.2**l * inv) for l in range(L - 1)] + [math.log(K) * inv]
+    elif name == "logstar":
+        r = _logstar_r(L)
+        b = [inv] + [jnp.minimum(jnp.ceil(r[l] * inv), 1e20) for l in range(1, L)]
+    else:
+        raise ValueError(f"unknown cascade {name!r}")
+    b = jnp.stack([jnp.asarray(x, jnp.float64) for x in b])
+    return b if authors else jnp.ceil(b)
+
+
+def sample_mean(key, mu, n, *, authors: bool):
+    """Empirical mean of n Bernoulli(mu) pulls: exact Binomial(n, mu)/n, or the authors' model."""
+    n = jnp.asarray(n, jnp.float64)
+    if not authors:
+        return jax.random.binomial(key, n, mu) / n
+    k_exact, k_normal = jax.random.split(key)
+    n_floor = jnp.clip(jnp.floor(n), 1.0, AUTHORS_EXACT_MAX_PULLS)
+    exact = jax.random.binomial(k_exact, n_floor, mu) / n_floor
+    inflated = mu + jax.random.normal(k_normal, dtype=jnp.float64) * 2.0 / jnp.sqrt(n)
+    return jnp.where(n <= AUTHORS_EXACT_MAX_PULLS, exact, inflated)
+
+
+def _site_key(key, arm, site):
+    return jax.random.fold_in(jax.random.fold_in(key, arm), site)
+
+
+class Outcome(NamedTuple):
+    """Per-run result; regret is pseudo-regret in reward units."""
+
+    regret: jax.Array
+    explore_pulls: jax.Array  # pulls counted against the budget before the commit phase
+    overrun: jax.Array  # True if counted pulls exceeded T
+    chosen_gap: jax.Array  # mu* - mu of the committed arm
+    max_memory: jax.Array  # most arms stored at once (occupied slots)
+    arms_read: jax.Array
+
+
+def _commit(mu, best, explore, T, chosen, regret):
+    remaining = T - explore
+    commit_pulls = jnp.maximum(remaining, 0.0)
+    return regret + commit_pulls * (best - mu[chosen]), remaining < 0
+
+
+def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
+    """Streaming uniform exploration, naive eps-best, and the log/loglog/log* promotion routines."""
+    K = mu.shape[0]
+    spec = cascade(name, K)
+    L = spec.levels
+    b = batch_sizes(name, K, T, authors=authors)
+    best = jnp.max(mu)
+    neg_inf = jnp.array(-jnp.inf, jnp.float64)
+
+    class Carry(NamedTuple):
+        king: jax.Array  # (L,) int32 arm index or -1
+        est: jax.Array  # (L,) float64 king estimate (threshold)
+        count: jax.Array  # (L,) int32 arrivals since the level was cleared
+        regret: jax.Array
+        pulls: jax.Array
+        done: jax.Array
+        max_memory: jax.Array
+        arms_read: jax.Array
+
+    init = Carry(
+        king=jnp.full((L,), -1, jnp.int32),
+        est=jnp.full((L,), -jnp.inf, jnp.float64),
+        count=jnp.zeros((L,), jnp.int32),
+        regret=jnp.zeros((), jnp.float64),
+        pulls=jnp.zeros((), jnp.float64),
+        done=jnp.zeros((), bool),
+        max_memory=jnp.zeros((), jnp.int32),
+        arms_read=jnp.zeros((), jnp.int32),
+    )
+
+    def step(c: Carry, i):
+        # Authors stop reading once counted pulls reach T; corrected: also stop before a level-0
+        # batch that would overrun the budget.
+        if authors:
+            stop = c.pulls >= T
+        else:
+            stop = c.pulls + b[0] > T
+        done = c.done | stop
+        valid, arm = ~done, i
+        king, est, count, regret, pulls = c.king, c.est, c.count, c.regret, c.pulls
+        for l in range(L):
+            n = b[l]
+            x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
+            empty = king[l] < 0
+            charged = mu[arm]
+            if authors and name not in ("uniform", "naive"):
+                charged = jnp.where(empty, mu[arm], mu[jnp.maximum(king[l], 0)])
+            regret = regret + jnp.where(valid, n * (best - charged), 0.0)
+            counted = valid
+            if authors and l > 0:
+                counted = valid & ~empty
+            pulls = pulls + jnp.where(counted, n, 0.0)
+            if authors and name == "uniform":
+                # stored_reward starts at 0 and is never set for the first arm.
+                x_first = jnp.where(empty, 0.0, x)
+                x = x_first
+            if authors and l == 0 and name not in ("uniform", "naive"):
+                wins = empty | (x > est[l])
+                new_est = jnp.where(empty, jnp.maximum(x, est[l]), x)
+            else:
+                wins = empty | (x > est[l])
+                new_est = x
+            take = valid & wins
+            king = king.at[l].set(jnp.where(take, arm, king[l]))
+            est = est.at[l].set(jnp.where(take, new_est, est[l]))
+            count = count.at[l].add(valid.astype(jnp.int32))
+            cap = spec.caps[l]
+            if cap == NO_CAP:
+                break
+            promote = valid & (count[l] >= cap)
+            arm = jnp.where(promote, king[l], arm)
+            king = king.at[l].set(jnp.where(promote, -1, king[l]))
+            count = count.at[l].set(jnp.where(promote, 0, count[l]))
+            if not authors or l > 0:
+                est = est.at[l].set(jnp.where(promote, neg_inf, est[l]))
+            valid = promote
+        memory = jnp.sum(king >= 0).astype(jnp.int32)
+        new = Carry(
+            king=king,
+            est=est,
+            count=count,
+            regret=regret,
+            pulls=pulls,
+            done=done,
+            max_memory=jnp.maximum(c.max_memory, memory),
+            arms_read=c.arms_read + (~done).astype(jnp.int32),
+        )
+        return new, None
+
+    c, _ = lax.scan(step, init, jnp.arange(K, dtype=jnp.int32))
+
+    # End of stream: pick among the occupied levels' kings, then commit.
+    occupied = c.king >= 0
+    top = L - 1 - jnp.argmax(occupied[::-1])  # highest occupied level
+    regret, pulls = c.regret, c.pulls
+    if L == 1:
+        chosen = c.king[0]
+    else:
+        n_f = b[0]
+        keys = jax.vmap(lambda a, l: _site_key(key, a, SITE_FINAL + l))(
+            jnp.maximum(c.king, 0), jnp.arange(L)
+        )
+        x = jax.vmap(lambda k, a: sample_mean(k, mu[a], n_f, authors=authors))(
+            keys, jnp.maximum(c.king, 0)
+        )
+        n_occ = jnp.sum(occupied)
+        if authors:
+            # Compare only if the budget left covers max_level * b_0 pulls (uncounted in `pulls`).
+            affordable = (T - pulls) >= top * n_f
+            fresh_cost = jnp.sum(jnp.where(occupied, n_f * (mu[jnp.maximum(c.king, 0)]), 0.0))
+            regret = regret + jnp.where(affordable, n_occ * n_f * best - fresh_cost, 0.0)
+            pulls = pulls + jnp.where(affordable, top * n_f, 0.0)
+            # best_emp_reward is never updated: the last occupied level with estimate > 0 wins.
+            positive = occupied & (x > 0)
+            last_pos = L - 1 - jnp.argmax(positive[::-1])
+            level = jnp.where(affordable & jnp.any(positive), last_pos, top)
+        else:
+            affordable = (T - pulls) >= n_occ * n_f
+            fresh_cost = jnp.sum(jnp.where(occupied, n_f * mu[jnp.maximum(c.king, 0)], 0.0))
+            do = affordable & (n_occ > 1)
+            regret = regret + jnp.where(do, n_occ * n_f * best - fresh_cost, 0.0)
+            pulls = pulls + jnp.where(do, n_occ * n_f, 0.0)
+            level = jnp.where(do, jnp.argmax(jnp.where(occupied, x, -jnp.inf)), top)
+        chosen = c.king[level]
+    regret, overrun = _commit(mu, best, pulls, T, chosen, regret)
+    return Outcome(regret, pulls, overrun, best - mu[chosen], c.max_memory, c.arms_read)
+
+
+def goa_rounds(K: int) -> int:
+    """Challenge rounds per arrival in the authors' game-of-arms: int(10 ln ln K)."""
+    return max(int(10 * math.log(math.log(K))), 1)
+
+
+def run_goa(mu, key, T, *, authors: bool) -> Outcome:
+    """Budgeted king-challenge routine ("game of arms") with a sampled fractional backup arm.
+
+    Semantics of the authors' `Game_of_Arms_regret_min`: a king with a pull budget that grows by
+    1/eps^2 per arrival; each challenger is pulled in doubling rounds 2^l/eps^2 until its estimate
+    falls eps/5 below the king's threshold (it loses) or the king's budget cannot pay the next round
+    (it becomes king, pulled 1.2/eps^2 times). With probability 1.5/ln K an arrival is also pulled
+    ln K/eps^2 times as a backup candidate, used if the challenge pulls exceed 10 K/eps^2.
+    Memory: the king and the backup arm (2).
+    """
+    K = mu.shape[0]
+    eps = (K / T) ** (1.0 / 3.0)
+    inv = 1.0 / eps**2
+    rounds = goa_rounds(K)
+    b0, inc = 1.2 * inv, inv
+    n_frac = math.log(K) * inv
+    cap_full = 10.0 * K * inv
+    p_frac = 1.5 / math.log(K)
+    if not authors:
+        b0, inc, n_frac = jnp.ceil(b0), jnp.ceil(inc), jnp.ceil(n_frac)
+    best = jnp.max(mu)
+    sorted_mu = jnp.sort(mu)
+    gap = sorted_mu[-1] - sorted_mu[-2]  # oracle information (authors' mode only)
+
+    def pulls_of(l):
+        n = (2.0 ** l.astype(jnp.float64)) * inv
+        return n if authors else jnp.ceil(n)
+
+    class Carry(NamedTuple):
+        king: jax.Array
+        king_budget: jax.Array
+        king_est: jax.Array
+        frac: jax.Array
+        frac_est: jax.Array
+        full: jax.Array
+        frac_pulls: jax.Array
+        regret: jax.Array
+        done: jax.Array
+        failed: jax.Array
+        arms_read: jax.Array
+
+    # First arm: king with budget b0, and the backup arm pulled n_frac times.
+    x0 = sample_mean(_site_key(key, 0, SITE_GOA_FRAC), mu[0], n_frac, authors=authors)
+    init = Carry(
+        king=jnp.zeros((), jnp.int32),
+        king_budget=jnp.asarray(b0, jnp.float64),
+        king_est=jnp.asarray(eps / 2.0, jnp.float64),
+        frac=jnp.zeros((), jnp.int32),
+        frac_est=x0,
+        full=jnp.zeros((), jnp.float64),
+        frac_pulls=jnp.asarray(0.0 if authors else n_frac, jnp.float64),
+        regret=n_frac * (best - mu[0]),
+        done=jnp.zeros((), bool),
+        failed=jnp.zeros((), bool),
+        arms_read=jnp.ones((), jnp.int32),
+    )
+
+    def step(c: Carry, i):
+        active = ~c.done
+        in_cap = active & (c.full <= cap_full)
+        budget = c.king_budget + jnp.where(in_cap, inc, 0.0)
+        king, king_est, full, regret = c.king, c.king_est, c.full, c.regret
+        alive = in_cap
+        # The crowning sample (1.2/eps^2 pulls) has its own site, drawn once per arrival.
+        x_new = sample_mean(_site_key(key, i, SITE_GOA_KING), mu[i], b0, authors=authors)
+        if authors:
+            new_est = jnp.minimum(jnp.maximum(x_new, king_est + gap / 2.0), 1.0)
+        else:
+            # Same monotone threshold without the oracle gap: never lower the bar on a crowning.
+            new_est = jnp.maximum(x_new, king_est)
+
+        def challenge(r, l):
+            alive, budget, king, king_est, full, regret = r
+            n = pulls_of(l)
+            crown = alive & (budget < n)
+            king = jnp.where(crown, i, king)
+            king_est = jnp.where(crown, new_est, king_est)
+            budget = jnp.where(crown, b0, budget)
+            regret = regret + jnp.where(crown, b0 * (best - mu[i]), 0.0)
+            full = full + jnp.where(crown, b0, 0.0)
+            alive = alive & ~crown
+            x = sample_mean(_site_key(key, i, SITE_GOA_ROUND + l), mu[i], n, authors=authors)
+            regret = regret + jnp.where(alive, n * (best - mu[i]), 0.0)
+            full = full + jnp.where(alive, n, 0.0)
+            budget = budget - jnp.where(alive, n, 0.0)
+            loses = alive & (king_est - eps / 5.0 >= x)
+            return (alive & ~loses, budget, king, king_est, full, regret), None
+
+        (alive, budget, king, king_est, full, regret), _ = lax.scan(
+            challenge,
+            (alive, budget, king, king_est, full, regret),
+            jnp.arange(rounds, dtype=jnp.int32),
+        )
+        failed = c.failed
+        failed = failed | alive  # authors raise 'Algorithm fail for excessive sample complexity'
+        coin = jax.random.uniform(_site_key(key, i, SITE_GOA_COIN), dtype=jnp.float64)
+        sampled = active & (coin < p_frac)
+        xf = sample_mean(_site_key(key, i, SITE_GOA_FRAC), mu[i], n_frac, authors=authors)
+        regret = regret + jnp.where(sampled, n_frac * (best - mu[i]), 0.0)
+        frac_pulls = c.frac_pulls + jnp.where(sampled, n_frac, 0.0)
+        better = sampled & (xf > c.frac_est)
+        new = Carry(
+            king=king,
+            king_budget=jnp.where(active, budget, c.king_budget),
+            king_est=king_est,
+            frac=jnp.where(better, i, c.frac),
+            frac_est=jnp.where(better, xf, c.frac_est),
+            full=full,
+            frac_pulls=frac_pulls,
+            regret=regret,
+            done=c.done | (full + frac_pulls >= T),
+            failed=failed,
+            arms_read=c.arms_read + active.astype(jnp.int32),
+        )
+        return new, None
+
+    c, _ = lax.scan(step, init, jnp.arange(1, K, dtype=jnp.int32))
+    chosen = jnp.where(c.full <= cap_full, c.king, c.frac)
+    explore = c.full + c.frac_pulls
+    regret, overrun = _commit(mu, best, explore, T, chosen, c.regret)
+    return Outcome(regret, explore, overrun, best - mu[chosen], jnp.int32(2), c.arms_read)
+
+
+def run_algorithm(mu, key, T, *, name: str, authors: bool) -> Outcome:
+    """Dispatches to the routine `name` (one of ALGORITHMS)."""
+    if name == "goa":
+        return run_goa(mu, key, T, authors=authors)
+    return run_cascade(mu, key, T, name=name, authors=authors)
+
+
+def memory_bound(name: str, K: int) -> int:
+    """Arms the routine may store at once: 1, 2 (goa), or its number of levels."""
+    if name == "goa":
+        return 2
+    return cascade(name, K).levels
+
+
+# --- instances -------------------------------------------------------------------------------
+
+
+def clear_cut_means(key, K: int, *, best: float = 0.82, loc: float = 0.5, scale: float = 0.1,
+                    low: float = 0.0, high: float = 0.8):
+    """Authors' "clear-cut" family: K-1 means ~ TruncNormal(0.5, 0.1; [0, 0.8]) and one at 0.82,
+    in a uniformly random position (test.py: truncated_normal + Bernoulli_Arm(p=0.82), shuffled)."""
+    k_crowd, k_perm = jax.random.split(key)
+    a, b = (low - loc) / scale, (high - loc) / scale
+    crowd = loc + scale * jax.random.truncated_normal(k_crowd, a, b, (K - 1,), jnp.float64)
+    mu = jnp.concatenate([crowd, jnp.array([best], jnp.float64)])
+    return jax.random.permutation(k_perm, mu)
+
+
+def mix_in_means(key, K: int):
+    """Authors' "mix-in" family: all K means ~ Uniform[0, 1]."""
+    return jax.random.uniform(key, (K,), jnp.float64)
+
+
+def hard_means(key, K: int, eps0):
+    """Lower-bound family (Thm. 1): all arms 1/2, one uniformly placed arm at 1/2 + eps0."""
+    j = jax.random.randint(key, (), 0, K)
+    return jnp.full((K,), 0.5, jnp.float64).at[j].add(eps0)
+
+
+def validate_instance(K: int, T: float, mu=None) -> None:
+    """Raises ValueError with a one-line message for inputs no algorithm here accepts."""
+    if K < 2:
+        raise ValueError(f"K must be >= 2 (got {K})")
+    if T < K:
+        raise ValueError(f"T must be >= K (got T={T:g} < K={K})")
+    if mu is not None:
+        lo, hi = float(jnp.min(mu)), float(jnp.max(mu))
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"arm means must lie in [0, 1] (got range [{lo:g}, {hi:g}])")
