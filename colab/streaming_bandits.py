@@ -34,8 +34,19 @@ if "google.colab" in sys.modules:
     repo = pathlib.Path(os.environ.get("MEMLEARN_REPO", "/content/memlearn"))
     if not repo.exists():
         subprocess.run(["git", "clone", os.environ["MEMLEARN_REPO_URL"], str(repo)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-r",
-                    str(repo / "requirements.lock")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "-r",
+            str(repo / "requirements.lock"),
+        ],
+        check=True,
+    )
 else:
     here = pathlib.Path.cwd()
     repo = next(p for p in [here, *here.parents] if (p / "WORKSPACE.md").exists())
@@ -51,9 +62,16 @@ from experiments._lib import cli
 
 cfg = sbr.PRESETS["quick"]
 if QUICK:  # a minute-scale check of the whole pipeline
-    cfg = dataclasses.replace(cfg, K=24, runs=4, t_factors=(1.0, 10.0, 1000.0),
-                              k_sweep=(12, 24), k_sweep_T=1e6, bench_runs=1,
-                              algorithms=("uniform", "log", "loglog"))
+    cfg = dataclasses.replace(
+        cfg,
+        K=24,
+        runs=4,
+        t_factors=(1.0, 10.0, 1000.0),
+        k_sweep=(12, 24),
+        k_sweep_T=1e6,
+        bench_runs=1,
+        algorithms=("uniform", "log", "loglog"),
+    )
 cfg
 
 # %%
@@ -81,7 +99,10 @@ for name in ("regret_vs_T", "ratio_to_uniform", "hard_normalised", "authors_vs_c
 from theory import streaming_bandits as B
 
 K = cfg.K
-for T, mean in zip(results["series"]["T"],
-                   results["series"]["tsweep/corrected/mix_in"]["uniform"]["mean"], strict=True):
+for T, mean in zip(
+    results["series"]["T"],
+    results["series"]["tsweep/corrected/mix_in"]["uniform"]["mean"],
+    strict=True,
+):
     bound = float(B.uniform_exploration_regret_bound(K, T))
     print(f"T={T:.2e}  simulated {mean:.3e}  bound {bound:.3e}  ratio {mean / bound:.2f}")

@@ -1,4 +1,4 @@
-"""`python -m experiments.all [--preset quick]`: run every experiment, then write results/SUMMARY.md."""
+"""`python -m experiments.all [--preset quick]`: run every experiment, write results/SUMMARY.md."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Pallas kernels, each beside its plain-jnp reference and a dispatcher (see kernels/_dispatch.py)."""
+"""Pallas kernels, each beside its plain-jnp reference and a dispatcher (kernels/_dispatch.py)."""

@@ -25,6 +25,7 @@ def resolve(implementation: str | None) -> Choice:
     if implementation is None:
         return Choice("reference" if backend == "cpu" else "pallas", False)
     if implementation not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS} or None, "
-                         f"got {implementation!r}")
+        raise ValueError(
+            f"implementation must be one of {IMPLEMENTATIONS} or None, got {implementation!r}"
+        )
     return Choice(implementation, implementation == "pallas" and backend == "cpu")

@@ -66,8 +66,9 @@ def _round_up(x: int, k: int) -> int:
 
 
 @functools.partial(jax.jit, static_argnames=("block_m", "block_n", "block_k", "interpret"))
-def logmatmul_pallas(a, b, *, block_m: int = 32, block_n: int = 32, block_k: int = 32,
-                     interpret: bool = False):
+def logmatmul_pallas(
+    a, b, *, block_m: int = 32, block_n: int = 32, block_k: int = 32, interpret: bool = False
+):
     """Pallas kernel: grid over (M/block_m, N/block_n) output tiles, k-chunks looped in-kernel.
 
     Inputs are padded with -inf (log 0) to block multiples, which adds nothing to any sum.

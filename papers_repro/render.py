@@ -1,6 +1,6 @@
 """Render claim tables from results.json; never typed by hand.
 
-    python -m papers_repro.render             # rewrite the generated block of each papers_repro/*.md
+    python -m papers_repro.render             # rewrite each papers_repro/*.md generated block
     python -m papers_repro.render --check     # exit 1 if a committed table drifts from its JSON
     python -m papers_repro.render --summary [--preset quick]   # results/SUMMARY.md, printed
     python -m papers_repro.render --workspace # the status table in WORKSPACE.md
@@ -80,15 +80,19 @@ def paper_files() -> dict[pathlib.Path, str]:
         md = ROOT / "papers_repro" / f"{paper}.md"
         res = registry.results_dir(name, preset) / "results.json"
         if not res.exists():
-            raise FileNotFoundError(f"{res} is missing: run python -m experiments.{name} "
-                                    f"--preset {preset} and commit it")
+            raise FileNotFoundError(
+                f"{res} is missing: run python -m experiments.{name} "
+                f"--preset {preset} and commit it"
+            )
         out[md] = replace_block(md.read_text(), BEGIN, END, claims_table(io.read_json(res)))
     return out
 
 
 def summary(preset: str) -> str:
-    rows = ["| paper | experiment | claim | paper value | measured | status |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| paper | experiment | claim | paper value | measured | status |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in registry.names():
         module, paper, _ = cited(name)
         res = registry.results_dir(name, preset) / "results.json"
@@ -96,14 +100,18 @@ def summary(preset: str) -> str:
             rows.append(f"| {paper} | {name} | (no results for preset {preset}) | | | missing |")
             continue
         for c in io.read_json(res)["claims"]:
-            rows.append(f"| {paper} | {name} | `{c['id']}` | {fmt(c['paper_value'])} "
-                        f"| {fmt(c['measured'])} | {c['status']} |")
+            rows.append(
+                f"| {paper} | {name} | `{c['id']}` | {fmt(c['paper_value'])} "
+                f"| {fmt(c['measured'])} | {c['status']} |"
+            )
     return f"# Reproduction summary ({preset} presets)\n\n" + "\n".join(rows) + "\n"
 
 
 def status_table() -> str:
-    rows = ["| experiment | paper | quick runtime | full runtime (device) | claims reproduced |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| experiment | paper | quick runtime | full runtime (device) | claims reproduced |",
+        "|---|---|---|---|---|",
+    ]
     for name in registry.names():
         _, paper, preset = cited(name)
         cells = []
@@ -153,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             md.write_text(text)
     if drift:
-        print(f"claim tables out of date: {', '.join(drift)} "
-              "(run python -m papers_repro.render)", file=sys.stderr)
+        print(
+            f"claim tables out of date: {', '.join(drift)} (run python -m papers_repro.render)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -25,8 +25,11 @@ def assert_close(actual, expected, *, dtype=None, rtol=None, atol=None, err_msg=
     chex.assert_equal_shape([actual, expected])
     d_rtol, d_atol = tol(dtype or jnp.float64)
     np.testing.assert_allclose(
-        actual, expected, rtol=d_rtol if rtol is None else rtol,
-        atol=d_atol if atol is None else atol, err_msg=err_msg,
+        actual,
+        expected,
+        rtol=d_rtol if rtol is None else rtol,
+        atol=d_atol if atol is None else atol,
+        err_msg=err_msg,
     )
 
 

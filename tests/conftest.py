@@ -1,4 +1,4 @@
-"""Suite-wide settings: strict rank promotion, a persistent compile cache, hypothesis without deadlines."""
+"""Suite-wide settings: strict rank promotion, persistent compile cache, hypothesis profile."""
 
 from __future__ import annotations
 

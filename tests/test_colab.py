@@ -6,7 +6,6 @@ The notebooks run in a real Jupyter kernel (nbclient + ipykernel) on their quick
 
 from __future__ import annotations
 
-import os
 import pathlib
 
 import jupytext
@@ -30,8 +29,12 @@ def test_notebook_is_paired_and_runs(script, monkeypatch):
     assert _sources(paired) == _sources(jupytext.read(script)), "ipynb out of sync with .py"
     monkeypatch.setenv("NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    NotebookClient(paired, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(script.parent)}}).execute()
+    NotebookClient(
+        paired,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(script.parent)}},
+    ).execute()
     outputs = [o for c in paired.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") == "display_data" for o in outputs), "no figure displayed"

@@ -25,7 +25,14 @@ from jax._src import util as _util
 
 # Names removed from the public `jax.core` / `jax.util` after jax 0.5 that neural-tangents imports.
 _CORE_NAMES = (
-    "AbstractValue", "Jaxpr", "JaxprEqn", "Literal", "Primitive", "ShapedArray", "Value", "Var",
+    "AbstractValue",
+    "Jaxpr",
+    "JaxprEqn",
+    "Literal",
+    "Primitive",
+    "ShapedArray",
+    "Value",
+    "Var",
 )
 for _name in _CORE_NAMES:
     if not hasattr(jax.core, _name):

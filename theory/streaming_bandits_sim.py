@@ -172,6 +172,7 @@ class Outcome(NamedTuple):
     chosen_gap: jax.Array  # mu* - mu of the committed arm
     max_memory: jax.Array  # most arms stored at once (occupied slots)
     arms_read: jax.Array
+    failed: jax.Array  # game of arms: a challenger outlasted every round (authors raise here)
 
 
 def _commit(mu, best, explore, T, chosen, regret):
@@ -305,7 +306,9 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             level = jnp.where(do, jnp.argmax(jnp.where(occupied, x, -jnp.inf)), top)
         chosen = c.king[level]
     regret, overrun = _commit(mu, best, pulls, T, chosen, regret)
-    return Outcome(regret, pulls, overrun, best - mu[chosen], c.max_memory, c.arms_read)
+    return Outcome(
+        regret, pulls, overrun, best - mu[chosen], c.max_memory, c.arms_read, jnp.zeros((), bool)
+    )
 
 
 def goa_rounds(K: int) -> int:
@@ -433,7 +436,8 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
     chosen = jnp.where(c.full <= cap_full, c.king, c.frac)
     explore = c.full + c.frac_pulls
     regret, overrun = _commit(mu, best, explore, T, chosen, c.regret)
-    return Outcome(regret, explore, overrun, best - mu[chosen], jnp.int32(2), c.arms_read)
+    # The carry holds exactly two arm slots (king, backup), both occupied from the first arm on.
+    return Outcome(regret, explore, overrun, best - mu[chosen], jnp.int32(2), c.arms_read, c.failed)
 
 
 def run_algorithm(mu, key, T, *, name: str, authors: bool) -> Outcome:
@@ -453,8 +457,16 @@ def memory_bound(name: str, K: int) -> int:
 # --- instances -------------------------------------------------------------------------------
 
 
-def clear_cut_means(key, K: int, *, best: float = 0.82, loc: float = 0.5, scale: float = 0.1,
-                    low: float = 0.0, high: float = 0.8):
+def clear_cut_means(
+    key,
+    K: int,
+    *,
+    best: float = 0.82,
+    loc: float = 0.5,
+    scale: float = 0.1,
+    low: float = 0.0,
+    high: float = 0.8,
+):
     """Authors' "clear-cut" family: K-1 means ~ TruncNormal(0.5, 0.1; [0, 0.8]) and one at 0.82,
     in a uniformly random position (test.py: truncated_normal + Bernoulli_Arm(p=0.82), shuffled)."""
     k_crowd, k_perm = jax.random.split(key)

@@ -1,4 +1,4 @@
-"""Golden values from neural-tangents: run in the side env (make nt-env) or through the compat module.
+"""Golden values from neural-tangents, in the side env (make nt-env) or through the compat module.
 
 `python tools/nt_golden.py` prints JSON. In .venv-nt (unmodified neural-tangents 0.6.5 on jax 0.5.3,
 tensorflow installed) it writes tests/fixtures/nt_golden.json; tests/theory/test_nt_compat.py
@@ -66,9 +66,9 @@ def compute(nt):
     _, params = cnn_init(jax.random.PRNGKey(0), x_conv.shape)
     params = _det_params(params)
     emp = nt.empirical_ntk_fn(cnn_apply, trace_axes=(), vmap_axes=0)
-    out["cnn_empirical_ntk"] = np.asarray(emp(x_conv, None, params), np.float64).reshape(
-        x.shape[0], x.shape[0]
-    ).tolist()
+    out["cnn_empirical_ntk"] = (
+        np.asarray(emp(x_conv, None, params), np.float64).reshape(x.shape[0], x.shape[0]).tolist()
+    )
     return out
 
 

@@ -15,9 +15,7 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpyro", "chex", "numpy", "scipy
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=10, check=True
-        )
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

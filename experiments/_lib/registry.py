@@ -1,4 +1,4 @@
-"""Finds the experiment modules: every `experiments/<name>.py` (no leading underscore) with PRESETS."""
+"""Finds the experiments: every `experiments/<name>.py` (no leading underscore) with PRESETS."""
 
 from __future__ import annotations
 

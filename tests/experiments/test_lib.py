@@ -33,29 +33,35 @@ def test_override_types():
     assert override(_Cfg(), ["n=1e6"]).n == 1_000_000
 
 
-@pytest.mark.parametrize("item,msg", [
-    ("m=3", "unknown config field 'm'"),
-    ("n=abc", "expected int"),
-    ("n=1.5", "expected int"),
-    ("flag=maybe", "expected bool"),
-    ("sizes=1,x", "expected int"),
-    ("n", "field=value"),
-    ("n=-1", "n must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "item,msg",
+    [
+        ("m=3", "unknown config field 'm'"),
+        ("n=abc", "expected int"),
+        ("n=1.5", "expected int"),
+        ("flag=maybe", "expected bool"),
+        ("sizes=1,x", "expected int"),
+        ("n", "field=value"),
+        ("n=-1", "n must be >= 0"),
+    ],
+)
 def test_override_errors(item, msg):
     with pytest.raises(UsageError, match=msg):
         override(_Cfg(), [item])
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["--preset", "huge"], "unknown preset 'huge'"),
-    (["--set", "nope=1"], "unknown config field 'nope'"),
-    (["--set", "K=ten"], "expected int"),
-    (["--set", "K=1"], "K must be >= 2"),
-    (["--set", "t_factors=1e-9,1"], "T must be >= K"),
-    (["--set", "max_memory=2"], "over the max_memory budget 2"),
-    (["--bogus"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--set", "nope=1"], "unknown config field 'nope'"),
+        (["--set", "K=ten"], "expected int"),
+        (["--set", "K=1"], "K must be >= 2"),
+        (["--set", "t_factors=1e-9,1"], "T must be >= K"),
+        (["--set", "max_memory=2"], "over the max_memory budget 2"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, msg, tmp_path, capsys):
     out = tmp_path / "out"
     code = sbr.main([*argv, "--out", str(out)])
@@ -105,8 +111,11 @@ def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
 
 def test_json_is_canonical():
     text = io.dumps({"b": np.float32(1.5), "a": [np.nan, math.inf, np.int64(3)], "c": (True,)})
-    assert text == json.dumps({"a": [None, None, 3], "b": 1.5, "c": [True]}, sort_keys=True,
-                              indent=1) + "\n"
+    assert (
+        text
+        == json.dumps({"a": [None, None, 3], "b": 1.5, "c": [True]}, sort_keys=True, indent=1)
+        + "\n"
+    )
 
 
 def test_registry_lists_experiments():

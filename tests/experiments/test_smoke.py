@@ -17,9 +17,22 @@ CLAIM_KEYS = {"id", "claim", "where", "paper_value", "measured", "tolerance", "s
 STATUSES = {"reproduced", "not reproduced", "measured"}
 
 # A small config for the determinism and sharding checks (the quick preset runs in the smoke test).
-TINY = ["--set", "K=24", "--set", "runs=4", "--set", "t_factors=1,10,1000", "--set",
-        "k_sweep=12,24", "--set", "k_sweep_T=1e6", "--set", "bench_runs=1",
-        "--set", "algorithms=uniform,log,loglog"]
+TINY = [
+    "--set",
+    "K=24",
+    "--set",
+    "runs=4",
+    "--set",
+    "t_factors=1,10,1000",
+    "--set",
+    "k_sweep=12,24",
+    "--set",
+    "k_sweep_T=1e6",
+    "--set",
+    "bench_runs=1",
+    "--set",
+    "algorithms=uniform,log,loglog",
+]
 
 
 @pytest.mark.parametrize("name", registry.names())
@@ -28,7 +41,9 @@ def test_quick_preset_runs_and_writes_outputs(name, tmp_path):
     out = tmp_path / name
     assert module.main(["--preset", "quick", "--out", str(out)]) == 0
     results = io.read_json(out / "results.json")
-    assert {"schema", "experiment", "preset", "config", "metrics", "series", "claims"} <= set(results)
+    assert {"schema", "experiment", "preset", "config", "metrics", "series", "claims"} <= set(
+        results
+    )
     assert results["experiment"] == name and results["preset"] == "quick"
     assert results["claims"], "an experiment must check at least one claim"
     for c in results["claims"]:
@@ -48,8 +63,14 @@ def test_quick_preset_runs_and_writes_outputs(name, tmp_path):
 def _run(args, env_extra=None):
     env = dict(os.environ, **(env_extra or {}))
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run([sys.executable, "-m", "experiments.streaming_bandit_regret", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.streaming_bandit_regret", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -63,7 +84,9 @@ def test_same_seed_same_results_and_sharding_invariance(tmp_path):
     one_a, one_b, four = tmp_path / "a", tmp_path / "b", tmp_path / "four"
     _run([*TINY, "--out", str(one_a)])
     _run([*TINY, "--out", str(one_b)])
-    assert _deterministic_part(one_a / "results.json") == _deterministic_part(one_b / "results.json")
+    assert _deterministic_part(one_a / "results.json") == _deterministic_part(
+        one_b / "results.json"
+    )
     flags = "--xla_force_host_platform_device_count=4"
     _run([*TINY, "--out", str(four)], {"XLA_FLAGS": flags})
     manifest = io.read_json(four / "manifest.json")
@@ -72,8 +95,14 @@ def test_same_seed_same_results_and_sharding_invariance(tmp_path):
 
 
 def test_python_m_experiments_lists_every_experiment():
-    proc = subprocess.run([sys.executable, "-m", "experiments"], cwd=ROOT, capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=300,
+    )
     assert proc.returncode == 0
     for name in registry.names():
         assert name in proc.stdout
@@ -81,9 +110,19 @@ def test_python_m_experiments_lists_every_experiment():
 
 def test_cli_subprocess_bad_input_exit_2(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.streaming_bandit_regret", "--set", "K=1",
-         "--out", str(tmp_path / "x")],
-        cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        [
+            sys.executable,
+            "-m",
+            "experiments.streaming_bandit_regret",
+            "--set",
+            "K=1",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
         timeout=300,
     )
     assert proc.returncode == 2

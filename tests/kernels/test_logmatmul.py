@@ -54,8 +54,12 @@ def test_large_magnitudes_do_not_overflow(key):
     # exp(800) overflows float32; the shifted form must not.
     a, b = random_log_inputs(key, (8, 9), (9, 7), jnp.float32, neg_inf_frac=0.0)
     for impl in IMPLEMENTATIONS:
-        _check(LM.logmatmul(a + 800.0, b - 300.0, implementation=impl), a + 800.0, b - 300.0,
-               jnp.float32)
+        _check(
+            LM.logmatmul(a + 800.0, b - 300.0, implementation=impl),
+            a + 800.0,
+            b - 300.0,
+            jnp.float32,
+        )
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -72,8 +76,9 @@ def test_vjp_matches_reference_and_finite_differences(implementation, key):
 
 
 def test_dispatcher_defaults_and_errors():
-    assert resolve(None).implementation == ("reference" if jax.default_backend() == "cpu"
-                                            else "pallas")
+    assert resolve(None).implementation == (
+        "reference" if jax.default_backend() == "cpu" else "pallas"
+    )
     assert resolve("pallas").interpret == (jax.default_backend() == "cpu")
     with pytest.raises(ValueError, match="implementation must be one of"):
         resolve("triton")

@@ -24,8 +24,9 @@ def _compare(golden, ours):
     keys = [k for k in golden if not k.endswith("version")]
     assert keys
     for k in keys:
-        np.testing.assert_allclose(np.array(ours[k]), np.array(golden[k]), rtol=1e-4, atol=1e-5,
-                                   err_msg=k)
+        np.testing.assert_allclose(
+            np.array(ours[k]), np.array(golden[k]), rtol=1e-4, atol=1e-5, err_msg=k
+        )
 
 
 def test_compat_matches_unmodified_neural_tangents():
@@ -40,8 +41,9 @@ def test_compat_matches_unmodified_neural_tangents():
 
 def test_compat_imports_no_tensorflow():
     code = "import sys; from theory._nt_compat import nt; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-1000:]
     assert out.stdout.strip().endswith("False")
 
@@ -51,7 +53,12 @@ def test_side_env_regenerates_the_fixture():
     py = ROOT / ".venv-nt" / "bin" / "python"
     if not py.exists():
         pytest.fail("side environment missing: run `make nt-env` first")
-    out = subprocess.run([str(py), str(ROOT / "tools" / "nt_golden.py")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [str(py), str(ROOT / "tools" / "nt_golden.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-1000:]
     _compare(json.loads(FIXTURE.read_text()), json.loads(out.stdout))

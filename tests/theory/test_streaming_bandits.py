@@ -82,8 +82,12 @@ def test_authors_noise_is_inflated_above_1e5_pulls():
     mu, n, N = 0.3, 1e8, 20_000
     keys = jax.random.split(jax.random.key(2), N)
     x = np.asarray(jax.vmap(lambda k: S.sample_mean(k, mu, n, authors=True))(keys))
-    assert_within_se(x.std(ddof=1) / (2 / math.sqrt(n)), 1.0, math.sqrt(1 / (2 * (N - 1))),
-                     what="authors std ratio")
+    assert_within_se(
+        x.std(ddof=1) / (2 / math.sqrt(n)),
+        1.0,
+        math.sqrt(1 / (2 * (N - 1))),
+        what="authors std ratio",
+    )
 
 
 # --- algorithms: exact small cases, memory, structure -----------------------------------------
@@ -145,7 +149,9 @@ def test_vmap_equals_loop():
     K, T = 40, 1e7
     keys = jax.random.split(jax.random.key(6), 3)
     mu = jax.vmap(lambda k: S.mix_in_means(k, K))(keys)
-    batched = jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name="loglog", authors=False))(mu, keys)
+    batched = jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name="loglog", authors=False))(
+        mu, keys
+    )
     for r in range(3):
         single = S.run_algorithm(mu[r], keys[r], T, name="loglog", authors=False)
         assert_close(batched.regret[r], single.regret)
@@ -154,18 +160,22 @@ def test_vmap_equals_loop():
 # --- closed form vs estimator ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,bound", [
-    ("uniform", B.uniform_exploration_regret_bound),
-    ("naive", B.naive_eps_best_regret_bound),
-])
+@pytest.mark.parametrize(
+    "name,bound",
+    [
+        ("uniform", B.uniform_exploration_regret_bound),
+        ("naive", B.naive_eps_best_regret_bound),
+    ],
+)
 def test_simulated_regret_below_upper_bound(name, bound):
     # Expected regret <= bound for every instance with rewards in [0, 1]; the mean of R runs may
     # exceed it only by noise, so we allow 4 SE.
     K, T, R = 50, 1e9, 32
     keys = jax.random.split(jax.random.key(7), R)
     mu = jax.vmap(lambda k: S.mix_in_means(k, K))(keys)
-    reg = np.asarray(jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name=name, authors=False))(
-        mu, keys).regret)
+    reg = np.asarray(
+        jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name=name, authors=False))(mu, keys).regret
+    )
     se = reg.std(ddof=1) / math.sqrt(R)
     assert reg.mean() <= float(bound(K, T)) + 4 * se
 
@@ -187,8 +197,11 @@ def test_jax_scan_matches_independent_numpy_loop():
     K, T, R = 60, 1e8, 48
     keys = jax.random.split(jax.random.key(10), R)
     mu = jax.vmap(lambda k: S.mix_in_means(k, K))(keys)
-    jx = np.asarray(jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name="uniform", authors=False))(
-        mu, keys).regret)
+    jx = np.asarray(
+        jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name="uniform", authors=False))(
+            mu, keys
+        ).regret
+    )
     rng = np.random.default_rng(0)
     nx = np.array([_numpy_uniform_exploration(np.asarray(mu[r]), T, rng) for r in range(R)])
     se = math.sqrt(jx.var(ddof=1) / R + nx.var(ddof=1) / R)
@@ -204,17 +217,21 @@ def test_instances():
     assert np.sum(mu == 0.82) == 1 and mu.max() == 0.82
     crowd = mu[mu != 0.82]
     assert crowd.min() >= 0.0 and crowd.max() <= 0.8
-    # TruncNormal(0.5, 0.1; [0, 0.8]) has mean ~0.5 - 0.1 * phi(3)/Phi(3) ~ 0.4996; SE 0.1/sqrt(999).
+    # TruncNormal(0.5, 0.1; [0, 0.8]): mean 0.5 + 0.1 (phi(-5) - phi(3)) / (Phi(3) - Phi(-5))
+    # = 0.49956; the sample mean of 999 draws has SE <= 0.1/sqrt(999).
     assert_within_se(crowd.mean(), 0.4996, 0.1 / math.sqrt(999), what="crowd mean")
     hard = np.asarray(S.hard_means(jax.random.key(12), K, 0.01))
     assert np.sum(hard == 0.5) == K - 1 and np.isclose(hard.max(), 0.51)
 
 
-@pytest.mark.parametrize("K,T,mu,msg", [
-    (1, 10.0, None, "K must be >= 2"),
-    (10, 5.0, None, "T must be >= K"),
-    (2, 10.0, jnp.array([0.5, 1.2]), "arm means must lie in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "K,T,mu,msg",
+    [
+        (1, 10.0, None, "K must be >= 2"),
+        (10, 5.0, None, "T must be >= K"),
+        (2, 10.0, jnp.array([0.5, 1.2]), "arm means must lie in [0, 1]"),
+    ],
+)
 def test_validation_messages(K, T, mu, msg):
     with pytest.raises(ValueError, match=re_escape(msg)):
         S.validate_instance(K, T, mu)
