@@ -52,6 +52,10 @@ def claims_table(results: dict) -> str:
             f"| {fmt(c['measured'])} | {fmt(c['tolerance'])} | **{c['status']}** "
             f"| {fmt(c['evidence'])} |"
         )
+    timing = results.get("timing") or {}
+    if timing:
+        lines += ["", "Timing (wall clock, this run; not a function of the seed): "
+                  + ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(timing.items())) + "."]
     return "\n".join(lines)
 
 
