@@ -54,8 +54,12 @@ def claims_table(results: dict) -> str:
         )
     timing = results.get("timing") or {}
     if timing:
-        lines += ["", "Timing (wall clock, this run; not a function of the seed): "
-                  + ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(timing.items())) + "."]
+        lines += [
+            "",
+            "Timing (wall clock, this run; not a function of the seed): "
+            + ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(timing.items()))
+            + ".",
+        ]
     return "\n".join(lines)
 
 

@@ -59,6 +59,7 @@ def test_override_errors(item, msg):
         (["--set", "K=1"], "K must be >= 2"),
         (["--set", "t_factors=1e-9,1"], "T must be >= K"),
         (["--set", "max_memory=2"], "over the max_memory budget 2"),
+        (["--set", "clear_cut_best=1.3"], "arm means must lie in [0, 1]"),
         (["--bogus"], "unrecognized arguments"),
     ],
 )
