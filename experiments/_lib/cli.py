@@ -68,6 +68,7 @@ def assemble(module: ModuleType, cfg, preset: str, computed: dict) -> dict:
 
 def run_to_dir(module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: list[str]) -> dict:
     started = time.time()
+    git = manifest.git_state()  # the code that runs is the code at start
     computed = module.run(cfg)
     results = assemble(module, cfg, preset, computed)
     with io.atomic_dir(out) as tmp:
@@ -77,7 +78,11 @@ def run_to_dir(module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: li
         io.write_json(
             tmp / "manifest.json",
             manifest.build(
-                argv=argv, config=dataclasses.asdict(cfg), started=started, finished=finished
+                argv=argv,
+                config=dataclasses.asdict(cfg),
+                started=started,
+                finished=finished,
+                git=git,
             ),
         )
     return results

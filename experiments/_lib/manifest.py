@@ -49,11 +49,14 @@ def devices() -> dict[str, Any]:
     }
 
 
-def build(*, argv: list[str], config: dict, started: float, finished: float) -> dict[str, Any]:
+def build(
+    *, argv: list[str], config: dict, started: float, finished: float, git: dict | None = None
+) -> dict[str, Any]:
+    """`git` should be captured when the run starts (the tree may change while it runs)."""
     return {
         "argv": list(argv),
         "config": config,
-        "git": git_state(),
+        "git": git_state() if git is None else git,
         "versions": versions(),
         "devices": devices(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
