@@ -1,13 +1,22 @@
-"""`python -m experiments`: list the experiments, one line each."""
+"""`python -m experiments`: list the experiments; `python -m experiments <name> [args]`: run one."""
 
 from __future__ import annotations
 
 import sys
 
 from experiments._lib import registry
+from experiments._lib.config import UsageError
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].startswith("-"):
+        try:
+            module = registry.load(argv[0])
+        except UsageError as e:
+            print(f"experiments: error: {e}", file=sys.stderr)
+            return 2
+        return module.main(argv[1:])
     for name in registry.names():
         module = registry.load(name)
         print(f"{name:<28} {registry.summary_line(module)}")

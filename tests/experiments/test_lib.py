@@ -72,9 +72,22 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, msg, tmp_path
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_unknown_experiment():
+def test_unknown_experiment(capsys):
     with pytest.raises(UsageError, match="unknown experiment 'nope'"):
         registry.load("nope")
+    from experiments.__main__ import main as experiments_main
+
+    assert experiments_main(["nope", "--preset", "quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown experiment 'nope'" in err
+
+
+def test_missing_debian_data_is_a_clear_error(tmp_path):
+    from experiments._lib import debian
+
+    assert debian.require("pkg", tmp_path) == tmp_path
+    with pytest.raises(UsageError, match="sudo apt-get install -y dataset-fashion-mnist"):
+        debian.require("dataset-fashion-mnist", tmp_path / "missing")
 
 
 def test_atomic_dir_leaves_nothing_on_interrupt(tmp_path):
