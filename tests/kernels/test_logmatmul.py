@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 from kernels import logmatmul as LM
@@ -93,3 +95,21 @@ def test_compiled_kernel_on_gpu(shape, key):
     M, K, N = shape
     a, b = random_log_inputs(key, (M, K), (K, N), jnp.float32)
     _check(LM.logmatmul_pallas(a, b, interpret=False), a, b, jnp.float32)
+
+
+@given(
+    shape=st.sampled_from(SHAPES),
+    shift=st.floats(-50.0, 50.0),
+    seed=st.integers(0, 2**16),
+)
+def test_reference_is_shift_equivariant(shape, shift, seed):
+    # log sum_k exp(a_ik + c + b_kj) = c + log sum_k exp(a_ik + b_kj): a property of the spec that
+    # any implementation must keep; shapes come from the harness's fixed set (one compile each).
+    M, K, N = shape
+    a, b = random_log_inputs(jax.random.key(seed), (M, K), (K, N), jnp.float32)
+    base = np.asarray(LM.logmatmul_reference(a, b), np.float64)
+    shifted = np.asarray(LM.logmatmul_reference(a + shift, b), np.float64)
+    finite = np.isfinite(base)
+    np.testing.assert_array_equal(np.isfinite(shifted), finite)
+    # float32 rounding of a + shift (|a + shift| <= ~65) costs <= 65 * 2^-24 ~ 4e-6 per term.
+    np.testing.assert_allclose(shifted[finite], base[finite] + shift, rtol=0, atol=2e-5)
