@@ -23,8 +23,9 @@ the released code's behaviour where it departs from the paper or from correct ac
      highest occupied level with a positive estimate, not the best estimate;
   4. stale thresholds: a level-0 king's estimate is not reset when the level is cleared, and
      uniform exploration never stores its first arm's estimate (treated as 0);
-  5. uncounted pulls: the first arrival at an upper level, and game-of-arms' first fractional
-     sample, are pulled but not counted against the budget T;
+  5. uncounted pulls: the first arrival at an upper level, the promotion duel (the arrival that
+     finds an upper level full against a fresh sample of its king) and game-of-arms' first
+     fractional sample are pulled and charged but not counted against the budget T;
   6. oracle information: game-of-arms raises its king threshold to at least old + Delta/2, half the
      true gap between the best and second-best arm, which no algorithm can know (corrected: the
      threshold is max(new king's estimate, old threshold), monotone without the oracle).
@@ -49,6 +50,7 @@ SITE_GOA_ROUND = 200  # + round index: game-of-arms challenge rounds
 SITE_GOA_KING = 300
 SITE_GOA_FRAC = 400
 SITE_GOA_COIN = 500
+SITE_DUEL = 600  # + level index: authors' promotion duel (fresh king sample)
 
 # Authors' sampling switch (streamingMAB.py, Bernoulli_Arm.batch_pull).
 AUTHORS_EXACT_MAX_PULLS = 1e5
@@ -225,14 +227,26 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             n = b[l]
             x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
             empty = king[l] < 0
+            king_l = jnp.maximum(king[l], 0)
+            # Authors' promotion duel (upper levels): the arrival that finds the level full is
+            # compared with a fresh sample of the king, both pulls charged at their own means and
+            # neither counted against T.
+            duel = jnp.zeros((), bool)
+            if authors and l > 0 and spec.caps[l] != NO_CAP:
+                duel = valid & ~empty & (count[l] + 1 >= spec.caps[l])
             charged = mu[arm]
             if authors and name not in ("uniform", "naive"):
-                charged = jnp.where(empty, mu[arm], mu[jnp.maximum(king[l], 0)])
+                charged = jnp.where(empty | duel, mu[arm], mu[king_l])
             regret = regret + jnp.where(valid, n * (best - charged), 0.0)
             counted = valid
             if authors and l > 0:
-                counted = valid & ~empty
+                counted = valid & ~empty & ~duel
             pulls = pulls + jnp.where(counted, n, 0.0)
+            if authors and l > 0 and spec.caps[l] != NO_CAP:
+                x_king = sample_mean(
+                    _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
+                )
+                regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
             if authors and name == "uniform":
                 # stored_reward starts at 0 and is never set for the first arm.
                 x_first = jnp.where(empty, 0.0, x)
@@ -243,6 +257,8 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             else:
                 wins = empty | (x > est[l])
                 new_est = x
+            if authors and l > 0 and spec.caps[l] != NO_CAP:
+                wins = jnp.where(duel, x > x_king, wins)
             take = valid & wins
             king = king.at[l].set(jnp.where(take, arm, king[l]))
             est = est.at[l].set(jnp.where(take, new_est, est[l]))
