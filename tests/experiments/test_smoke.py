@@ -60,17 +60,22 @@ def test_quick_preset_runs_and_writes_outputs(name, tmp_path):
     assert sorted(p.name for p in redraw.glob("fig_*.png")) == pngs
 
 
-def _run(args, env_extra=None):
+def _python_m(module: str, args=(), env_extra=None, timeout=900):
+    """`python -m <module> <args>` from the repo root, as a researcher runs it."""
     env = dict(os.environ, **(env_extra or {}))
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.streaming_bandit_regret", *args],
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
+
+
+def _run(args, env_extra=None):
+    proc = _python_m("experiments.streaming_bandit_regret", args, env_extra)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -95,34 +100,16 @@ def test_same_seed_same_results_and_sharding_invariance(tmp_path):
 
 
 def test_python_m_experiments_lists_every_experiment():
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        timeout=300,
-    )
+    proc = _python_m("experiments", timeout=300)
     assert proc.returncode == 0
     for name in registry.names():
         assert name in proc.stdout
 
 
 def test_cli_subprocess_bad_input_exit_2(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.streaming_bandit_regret",
-            "--set",
-            "K=1",
-            "--out",
-            str(tmp_path / "x"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    proc = _python_m(
+        "experiments.streaming_bandit_regret",
+        ["--set", "K=1", "--out", str(tmp_path / "x")],
         timeout=300,
     )
     assert proc.returncode == 2
