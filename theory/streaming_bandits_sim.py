@@ -249,8 +249,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
                 regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
             if authors and name == "uniform":
                 # stored_reward starts at 0 and is never set for the first arm.
-                x_first = jnp.where(empty, 0.0, x)
-                x = x_first
+                x = jnp.where(empty, 0.0, x)
             if authors and l == 0 and name not in ("uniform", "naive"):
                 wins = empty | (x > est[l])
                 new_est = jnp.where(empty, jnp.maximum(x, est[l]), x)
