@@ -87,12 +87,11 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        if self.K < 2 or any(k < 2 for k in self.k_sweep):
-            raise ValueError("K must be >= 2 (K and every k_sweep entry)")
-        if any(f * self.K**3 < self.K for f in self.t_factors):
-            raise ValueError("T must be >= K: every t_factor * K^3 must be >= K")
-        if any(self.k_sweep_T < k for k in self.k_sweep):
-            raise ValueError("T must be >= K: k_sweep_T is below a k_sweep entry")
+        # The simulators' own input check, for every (K, T) pair the sweeps will run.
+        for f in self.t_factors:
+            S.validate_instance(self.K, f * self.K**3)
+        for k in self.k_sweep:
+            S.validate_instance(k, self.k_sweep_T)
         if len(self.t_factors) < 2 or len(self.k_sweep) < 2:
             raise ValueError("t_factors and k_sweep need at least 2 values for a slope")
         unknown = set(self.algorithms) - set(S.ALGORITHMS)

@@ -231,8 +231,9 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             # Authors' promotion duel (upper levels): the arrival that finds the level full is
             # compared with a fresh sample of the king, both pulls charged at their own means and
             # neither counted against T.
+            has_duel = authors and l > 0 and spec.caps[l] != NO_CAP
             duel = jnp.zeros((), bool)
-            if authors and l > 0 and spec.caps[l] != NO_CAP:
+            if has_duel:
                 duel = valid & ~empty & (count[l] + 1 >= spec.caps[l])
             charged = mu[arm]
             if authors and name not in ("uniform", "naive"):
@@ -242,7 +243,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             if authors and l > 0:
                 counted = valid & ~empty & ~duel
             pulls = pulls + jnp.where(counted, n, 0.0)
-            if authors and l > 0 and spec.caps[l] != NO_CAP:
+            if has_duel:
                 x_king = sample_mean(
                     _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
                 )
@@ -256,7 +257,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             else:
                 wins = empty | (x > est[l])
                 new_est = x
-            if authors and l > 0 and spec.caps[l] != NO_CAP:
+            if has_duel:
                 wins = jnp.where(duel, x > x_king, wins)
             take = valid & wins
             king = king.at[l].set(jnp.where(take, arm, king[l]))
@@ -295,18 +296,16 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         chosen = c.king[0]
     else:
         n_f = b[0]
-        keys = jax.vmap(lambda a, l: _site_key(key, a, SITE_FINAL + l))(
-            jnp.maximum(c.king, 0), jnp.arange(L)
-        )
-        x = jax.vmap(lambda k, a: sample_mean(k, mu[a], n_f, authors=authors))(
-            keys, jnp.maximum(c.king, 0)
-        )
+        kings = jnp.maximum(c.king, 0)  # empty slots read arm 0 and are masked by `occupied`
+        keys = jax.vmap(lambda a, l: _site_key(key, a, SITE_FINAL + l))(kings, jnp.arange(L))
+        x = jax.vmap(lambda k, a: sample_mean(k, mu[a], n_f, authors=authors))(keys, kings)
         n_occ = jnp.sum(occupied)
+        # Regret of pulling every occupied king n_f more times (the final comparison).
+        compare_regret = n_occ * n_f * best - jnp.sum(jnp.where(occupied, n_f * mu[kings], 0.0))
         if authors:
             # Compare only if the budget left covers max_level * b_0 pulls (uncounted in `pulls`).
             affordable = (T - pulls) >= top * n_f
-            fresh_cost = jnp.sum(jnp.where(occupied, n_f * (mu[jnp.maximum(c.king, 0)]), 0.0))
-            regret = regret + jnp.where(affordable, n_occ * n_f * best - fresh_cost, 0.0)
+            regret = regret + jnp.where(affordable, compare_regret, 0.0)
             pulls = pulls + jnp.where(affordable, top * n_f, 0.0)
             # best_emp_reward is never updated: the last occupied level with estimate > 0 wins.
             positive = occupied & (x > 0)
@@ -314,9 +313,8 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             level = jnp.where(affordable & jnp.any(positive), last_pos, top)
         else:
             affordable = (T - pulls) >= n_occ * n_f
-            fresh_cost = jnp.sum(jnp.where(occupied, n_f * mu[jnp.maximum(c.king, 0)], 0.0))
             do = affordable & (n_occ > 1)
-            regret = regret + jnp.where(do, n_occ * n_f * best - fresh_cost, 0.0)
+            regret = regret + jnp.where(do, compare_regret, 0.0)
             pulls = pulls + jnp.where(do, n_occ * n_f, 0.0)
             level = jnp.where(do, jnp.argmax(jnp.where(occupied, x, -jnp.inf)), top)
         chosen = c.king[level]
@@ -424,8 +422,7 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
             (alive, budget, king, king_est, full, regret),
             jnp.arange(rounds, dtype=jnp.int32),
         )
-        failed = c.failed
-        failed = failed | alive  # authors raise 'Algorithm fail for excessive sample complexity'
+        failed = c.failed | alive  # authors raise 'Algorithm fail for excessive sample complexity'
         coin = jax.random.uniform(_site_key(key, i, SITE_GOA_COIN), dtype=jnp.float64)
         sampled = active & (coin < p_frac)
         xf = sample_mean(_site_key(key, i, SITE_GOA_FRAC), mu[i], n_frac, authors=authors)
