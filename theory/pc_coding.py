@@ -1,0 +1,192 @@
+"""Lossless image coding with an HCLT circuit: conditionals -> integer frequencies -> rANS.
+
+Liu, Mandt, Van den Broeck, ICLR 2022, arXiv:2111.11632v2, Sec. 3 (Fig. 2: encoder and decoder
+compute p(x_i | x_<i) with the same circuit, a streaming code turns them into bits).
+
+Encoder and decoder step through the variables with the *same* jitted functions on the same
+batch shape, so the pmfs (and hence the integer frequencies of theory/rans.quantize) are
+bit-identical on one machine and backend. Across machines the XLA float results may differ in the
+last bit; a stream is portable only with the same build (stated in WORKSPACE.md).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory import pc, rans
+
+SCHEMES = ("naive", "cached", "outside")
+
+
+class Stepper:
+    """Jitted (state, t) -> log pmf and (state, t, x_t) -> state for one scheme, in pre-order."""
+
+    def __init__(self, params, tree: pc.Tree, scheme: str, batch: int):
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        self.scheme, self.tree, self.batch = scheme, tree, batch
+        self.order = tree.preorder
+        order = jnp.asarray(tree.preorder)
+        D = tree.n_vars
+        if scheme == "naive":
+            self.state0 = {
+                "x": jnp.zeros((batch, D), jnp.int32),
+                "known": jnp.zeros((batch, D), bool),
+            }
+
+            def logpmf(params, st, t):
+                return pc.naive_logpmf(params, tree, st["x"], st["known"], order[t]), st
+
+            def commit(params, st, t, xi):
+                i = order[t]
+                return {"x": st["x"].at[:, i].set(xi), "known": st["known"].at[:, i].set(True)}
+
+        elif scheme == "cached":
+            self.state0 = pc.cached_init(params, tree, batch)
+
+            def logpmf(params, st, t):
+                return pc.cached_logpmf(params, tree, st, order[t]), st
+
+            def commit(params, st, t, xi):
+                return pc.cached_commit(params, tree, st, order[t], xi)
+
+        else:
+            self.state0 = pc.outside_init(params, tree, batch)
+
+            def logpmf(params, st, t):
+                return pc.outside_logpmf(params, tree, st, t)
+
+            def commit(params, st, t, xi):
+                return pc.outside_commit(params, tree, st, t, xi)
+
+        self.params = params
+        self._logpmf = jax.jit(logpmf)
+        self._commit = jax.jit(commit)
+
+    def logpmf(self, st, t):
+        return self._logpmf(self.params, st, jnp.int32(t))
+
+    def commit(self, st, t, xi):
+        return self._commit(self.params, st, jnp.int32(t), jnp.asarray(xi, jnp.int32))
+
+
+def _pad(x, batch):
+    n = x.shape[0]
+    if n == batch:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], batch - n, 0)], 0)
+
+
+def conditionals(stepper: Stepper, x: np.ndarray) -> np.ndarray:
+    """log p(x_i | x_<i) pmfs (N, D, K) in coding order for known images x (N, D)."""
+    out = []
+    for s in range(0, x.shape[0], stepper.batch):
+        xb = _pad(x[s : s + stepper.batch], stepper.batch)
+        st, rows = stepper.state0, []
+        for t, i in enumerate(stepper.order):
+            lp, st = stepper.logpmf(st, t)
+            rows.append(np.asarray(lp))
+            st = stepper.commit(st, t, xb[:, i])
+        out.append(np.stack(rows, 1)[: min(stepper.batch, x.shape[0] - s)])
+    return np.concatenate(out, 0)
+
+
+def check_alphabet(x: np.ndarray, n_values: int, n_vars: int) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != n_vars:
+        raise ValueError(f"images must be (N, {n_vars}), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() >= n_values:
+        raise ValueError(
+            f"pixel values must be integers in [0, {n_values}) (the model's alphabet); got "
+            f"range [{x.min()}, {x.max()}] of dtype {x.dtype}"
+        )
+    return x.astype(np.int64)
+
+
+def encode(stepper: Stepper, x: np.ndarray, n_values: int):
+    """Per-image rANS streams; returns (streams, ideal bits per image)."""
+    x = check_alphabet(x, n_values, stepper.tree.n_vars)
+    lp = conditionals(stepper, x)  # (N, D, K) in coding order
+    sym = x[:, stepper.order]
+    pmf = np.exp(lp.astype(np.float64))
+    freqs = rans.quantize(pmf)
+    streams = rans.encode(sym, freqs)
+    p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
+    return streams, -np.log2(p_sym).sum(1)
+
+
+def decode(stepper: Stepper, streams: list[bytes], n_vars: int) -> np.ndarray:
+    out = []
+    for s in range(0, len(streams), stepper.batch):
+        chunk = streams[s : s + stepper.batch]
+        n = len(chunk)
+        dec = rans.Decoder(chunk + [chunk[-1]] * (stepper.batch - n))
+        st = stepper.state0
+        x = np.zeros((stepper.batch, n_vars), np.int64)
+        for t, i in enumerate(stepper.order):
+            lp, st = stepper.logpmf(st, t)
+            xi = dec.decode(rans.quantize(np.exp(np.asarray(lp, np.float64))))
+            x[:, i] = xi
+            st = stepper.commit(st, t, xi)
+        dec.finish()
+        out.append(x[:n])
+    return np.concatenate(out, 0)
+
+
+@functools.cache
+def _constriction():
+    import constriction
+
+    return constriction
+
+
+def encode_single_stream(stepper: Stepper, x: np.ndarray, n_values: int):
+    """One constriction ANS stream for a whole set. Symbols are ordered batch by batch and, within
+    a batch, pixel-major, so the decoder decodes every image's pixel t of a batch in one call.
+    Returns (uint32 words, ideal bits)."""
+    c = _constriction()
+    x = check_alphabet(x, n_values, stepper.tree.n_vars)
+    lp = conditionals(stepper, x)
+    sym = x[:, stepper.order]
+    pmf = np.exp(lp.astype(np.float64))
+    syms, pmfs = [], []
+    for s in range(0, x.shape[0], stepper.batch):
+        syms.append(sym[s : s + stepper.batch].T.reshape(-1))
+        pmfs.append(pmf[s : s + stepper.batch].transpose(1, 0, 2).reshape(-1, n_values))
+    coder = c.stream.stack.AnsCoder()
+    # encode_reverse: the decoder pops symbols in this forward order
+    coder.encode_reverse(
+        np.concatenate(syms).astype(np.int32),
+        c.stream.model.Categorical(perfect=False),
+        np.concatenate(pmfs),
+    )
+    p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
+    return coder.get_compressed(), float(-np.log2(p_sym).sum())
+
+
+def decode_single_stream(stepper: Stepper, words: np.ndarray, n_images: int, n_vars: int):
+    c = _constriction()
+    coder = c.stream.stack.AnsCoder(np.asarray(words, np.uint32))
+    out = []
+    for s in range(0, n_images, stepper.batch):
+        n = min(stepper.batch, n_images - s)
+        st = stepper.state0
+        x = np.zeros((stepper.batch, n_vars), np.int64)
+        for t, i in enumerate(stepper.order):
+            lp, st = stepper.logpmf(st, t)
+            pmf = np.exp(np.asarray(lp, np.float64))[:n]
+            try:
+                xi = coder.decode(c.stream.model.Categorical(perfect=False), pmf)
+            except Exception as e:  # constriction raises on an exhausted or invalid stream
+                raise rans.StreamError(f"single stream is truncated or corrupted ({e})") from e
+            x[:n, i] = xi
+            x[n:, i] = xi[-1]
+            st = stepper.commit(st, t, x[:, i])
+        out.append(x[:n])
+    if not coder.is_empty():
+        raise rans.StreamError("single stream has data left after the last image (corrupted)")
+    return np.concatenate(out, 0)
