@@ -642,7 +642,7 @@ def plot(results: dict, out_dir) -> None:
         ax.invert_yaxis()
         ax.set_xlabel("bits per dimension (test)")
         ax.set_title(f"{cfg['dataset']}: {m['n_values']} levels, D = {m['D']}")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper right")
         plotting.savefig(fig, out_dir, "bpd")
 
         sw = s["scaling"]

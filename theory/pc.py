@@ -282,7 +282,7 @@ def upward(params, tree: Tree, leaf, implementation=None):
         if nodes.size == 1 and int(nodes[0]) == tree.root:
             break
         msg = msg.at[nodes].set(_sum_layer(lam_n, params["log_trans"][nodes], implementation))
-    ll = jax.nn.logsumexp(params["log_prior"] + lam[tree.root], axis=-1)
+    ll = jax.nn.logsumexp(params["log_prior"][None] + lam[tree.root], axis=-1)
     return lam.transpose(1, 0, 2), msg.transpose(1, 0, 2), ll
 
 
@@ -397,7 +397,7 @@ def cached_logpmf(params, tree: Tree, state, i):
 
     def one(msg, leafv):
         lam_root, _ = _path_walk(params, tree, params["log_leaf"][i].T, msg, leafv, i)
-        return _log_normalise(jax.nn.logsumexp(params["log_prior"] + lam_root, axis=-1))
+        return _log_normalise(jax.nn.logsumexp(params["log_prior"][None] + lam_root, axis=-1))
 
     return jax.vmap(one)(state["msg"], state["leaf"])
 

@@ -1,0 +1,164 @@
+"""HCLT circuits against brute-force enumeration, and the three conditional schemes."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from theory import pc, pc_coding
+
+D, M, K = 6, 3, 3
+PARENT = np.array([-1, 0, 0, 1, 1, 2])  # root 0; 1 has children 3, 4; 2 has child 5
+
+
+@pytest.fixture(scope="module")
+def model():
+    tree = pc.tree_from_parents(PARENT)
+    params = pc.init_params(jax.random.key(3), D, M, K, concentration=0.7)
+    return tree, params
+
+
+def brute_joint(params, parent, x):
+    """p(x) by summing the HCLT's factorisation over all M^D latent assignments (float64)."""
+    P = {k: np.exp(np.asarray(v, np.float64)) for k, v in params.items()}
+    total = 0.0
+    for z in itertools.product(range(M), repeat=len(parent)):
+        p = P["log_prior"][z[0]]
+        for v in range(1, len(parent)):
+            p *= P["log_trans"][v][z[parent[v]], z[v]]
+        for v in range(len(parent)):
+            p *= P["log_leaf"][v][z[v], x[v]]
+        total += p
+    return total
+
+
+ALL_X = np.array(list(itertools.product(range(K), repeat=D)))
+
+
+def test_joint_sums_to_one_and_matches_enumeration(model):
+    tree, params = model
+    ll = np.asarray(pc.log_likelihood(params, tree, jnp.asarray(ALL_X)), np.float64)
+    # float32 circuit: |sum p - 1| <= K^D * eps32 * (typical p) ~ 1e-6
+    assert abs(np.exp(ll).sum() - 1.0) < 1e-5
+    idx = np.random.default_rng(0).choice(len(ALL_X), 12, replace=False)
+    want = np.array([brute_joint(params, PARENT, ALL_X[i]) for i in idx])
+    np.testing.assert_allclose(np.exp(ll[idx]), want, rtol=1e-5)
+
+
+def test_marginals_equal_sums_of_the_joint(model):
+    tree, params = model
+    joint = np.exp(np.asarray(pc.log_likelihood(params, tree, jnp.asarray(ALL_X)), np.float64))
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        keep = rng.random(D) < 0.5
+        x = ALL_X[rng.integers(len(ALL_X))]
+        match = (ALL_X[:, keep] == x[keep]).all(1)
+        mask = jnp.asarray(np.broadcast_to(keep, (1, D)))
+        got = float(jnp.exp(pc.log_likelihood(params, tree, jnp.asarray(x[None]), mask))[0])
+        np.testing.assert_allclose(got, joint[match].sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("scheme", pc_coding.SCHEMES)
+def test_chain_rule_equals_joint_for_every_scheme(model, scheme):
+    tree, params = model
+    x = ALL_X[np.random.default_rng(2).choice(len(ALL_X), 8, replace=False)]
+    stepper = pc_coding.Stepper(params, tree, scheme, batch=8)
+    lp = pc_coding.conditionals(stepper, x)  # (8, D, K), pre-order
+    np.testing.assert_allclose(np.exp(lp).sum(-1), 1.0, atol=1e-5)
+    chain = np.take_along_axis(lp, x[:, tree.preorder][..., None], -1).sum((1, 2))
+    ll = np.asarray(pc.log_likelihood(params, tree, jnp.asarray(x)))
+    np.testing.assert_allclose(chain, ll, atol=1e-4)
+
+
+def test_schemes_agree_on_every_pmf(model):
+    tree, params = model
+    x = ALL_X[:: len(ALL_X) // 10][:10]
+    lps = {s: pc_coding.conditionals(pc_coding.Stepper(params, tree, s, 10), x) for s in
+           pc_coding.SCHEMES}
+    for s in ("naive", "cached"):
+        np.testing.assert_allclose(np.exp(lps[s]), np.exp(lps["outside"]), atol=1e-5)
+
+
+def test_full_batch_em_never_decreases_the_likelihood(model):
+    tree, _ = model
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.integers(0, K, (200, D)))
+    params = pc.init_params(jax.random.key(5), D, M, K)
+    prev = -np.inf
+    for _ in range(8):
+        # with a tiny pseudocount EM is (nearly) monotone: a MAP-EM step with Dirichlet prior
+        params = pc.em_update(pc.expected_flows(params, tree, x), 1e-6)
+        ll = float(pc.log_likelihood(params, tree, x).sum())
+        assert ll >= prev - 1e-3
+        prev = ll
+
+
+def test_expected_flows_are_posterior_counts(model):
+    """Root-prior flows sum to the number of examples (each example sends one unit of flow)."""
+    tree, params = model
+    x = jnp.asarray(ALL_X[:50])
+    f = pc.expected_flows(params, tree, x)
+    np.testing.assert_allclose(float(jnp.exp(params["log_prior"]).sum()), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(float(f["log_prior"].sum()), 50.0, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(f["log_leaf"].sum((1, 2))), 50.0, rtol=1e-5)
+
+
+def test_samples_match_the_exact_marginal(model):
+    tree, params = model
+    n = 20000
+    s = np.asarray(pc.sample(params, tree, jax.random.key(9), n))
+    joint = np.exp(np.asarray(pc.log_likelihood(params, tree, jnp.asarray(ALL_X)), np.float64))
+    for v in range(D):
+        exact = np.array([joint[ALL_X[:, v] == k].sum() for k in range(K)])
+        emp = np.bincount(s[:, v], minlength=K) / n
+        # 5 binomial standard errors, sqrt(p(1-p)/n) <= 0.0036 at n = 2e4
+        np.testing.assert_allclose(emp, exact, atol=5 * np.sqrt(0.25 / n))
+
+
+def test_tree_bookkeeping():
+    tree = pc.tree_from_parents(PARENT)
+    assert tree.root == 0 and tree.preorder[0] == 0
+    assert sorted(tree.preorder) == list(range(D))
+    # every non-final close happens exactly once and only after the node's subtree is coded
+    closes = tree.close_nodes[: tree.close_ptr[-1]]
+    assert len(set(closes.tolist())) == len(closes)
+    with pytest.raises(ValueError, match="exactly one root"):
+        pc.tree_from_parents(np.array([-1, -1, 0]))
+    with pytest.raises(ValueError, match="not a tree"):
+        pc.tree_from_parents(np.array([-1, 2, 1]))
+
+
+@pytest.mark.parametrize("side", [2, 4, 8, 16])
+def test_balanced_tree_has_log_depth_and_outside_work_is_constant(side):
+    t = pc.balanced_tree(side, side)
+    assert t.height == int(np.floor(np.log2(side * side)))
+    assert pc.nodes_per_variable(t, "outside").mean() < 2.0
+    assert pc.nodes_per_variable(t, "naive").mean() == side * side
+
+
+def test_chow_liu_recovers_a_chain():
+    """Data from a Markov chain x0 -> x1 -> ... : the maximum-MI tree is the chain itself."""
+    rng = np.random.default_rng(0)
+    n, d = 5000, 6
+    x = np.zeros((n, d), np.int64)
+    x[:, 0] = rng.integers(0, 2, n)
+    for j in range(1, d):
+        flip = rng.random(n) < 0.1
+        x[:, j] = np.where(flip, 1 - x[:, j - 1], x[:, j - 1])
+    tree = pc.chow_liu_tree(pc.mutual_information(x, 2))
+    edges = {tuple(sorted((v, int(tree.parent[v])))) for v in range(d) if v != tree.root}
+    assert edges == {(j - 1, j) for j in range(1, d)}
+
+
+def test_pallas_sum_layer_matches_the_reference(model):
+    """The circuit through the Pallas log-matmul kernel (interpreted on CPU) = the jnp path."""
+    tree, params = model
+    x = jnp.asarray(ALL_X[:16])
+    mask = jnp.asarray(np.random.default_rng(3).random((16, D)) < 0.6)
+    ref = pc.log_likelihood(params, tree, x, mask, implementation="reference")
+    pal = pc.log_likelihood(params, tree, x, mask, implementation="pallas")
+    np.testing.assert_allclose(np.asarray(pal), np.asarray(ref), atol=1e-5)

@@ -1,0 +1,64 @@
+"""End-to-end lossless coding with an HCLT: round trips, bad input, single stream."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from theory import pc, pc_coding, rans
+
+SIDE, K, M = 4, 5, 4
+D = SIDE * SIDE
+
+
+@pytest.fixture(scope="module")
+def model():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, K, (300, D))
+    tree = pc.chow_liu_tree(pc.mutual_information(x, K))
+    params = pc.init_params(jax.random.key(1), D, M, K)
+    for _ in range(3):
+        params = pc.em_update(pc.expected_flows(params, tree, x), 0.1)
+    return tree, params
+
+
+def _images():
+    rng = np.random.default_rng(5)
+    return np.concatenate(
+        [np.zeros((1, D), np.int64), np.full((1, D), K - 1), rng.integers(0, K, (5, D))]
+    )
+
+
+@pytest.mark.parametrize("scheme", pc_coding.SCHEMES)
+def test_per_image_round_trip(model, scheme):
+    tree, params = model
+    x = _images()
+    stepper = pc_coding.Stepper(params, tree, scheme, batch=4)  # 7 images: a padded last batch
+    streams, ideal = pc_coding.encode(stepper, x, K)
+    np.testing.assert_array_equal(pc_coding.decode(stepper, streams, D), x)
+    assert np.all(np.array([8 * len(s) for s in streams]) <= ideal + 96)
+
+
+def test_single_stream_round_trip_and_overhead(model):
+    tree, params = model
+    x = _images()
+    stepper = pc_coding.Stepper(params, tree, "outside", batch=3)
+    words, ideal = pc_coding.encode_single_stream(stepper, x, K)
+    np.testing.assert_array_equal(pc_coding.decode_single_stream(stepper, words, len(x), D), x)
+    assert 32 * len(words) <= ideal + 64
+    with pytest.raises(rans.StreamError):
+        pc_coding.decode_single_stream(stepper, words[: len(words) // 2], len(x), D)
+
+
+def test_out_of_alphabet_images_are_rejected(model):
+    tree, params = model
+    stepper = pc_coding.Stepper(params, tree, "outside", batch=2)
+    bad = _images()[:2].copy()
+    bad[0, 3] = K
+    with pytest.raises(ValueError, match="alphabet"):
+        pc_coding.encode(stepper, bad, K)
+    with pytest.raises(ValueError, match="alphabet"):
+        pc_coding.encode(stepper, _images()[:2].astype(np.float64), K)
+    with pytest.raises(ValueError, match="images must be"):
+        pc_coding.encode(stepper, _images()[:2, :5], K)
