@@ -1,0 +1,68 @@
+"""pc_compression's data handling, baselines and bad input (the quick preset runs in test_smoke)."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from experiments import pc_compression as pcc
+from experiments._lib.config import UsageError
+from theory import pc
+
+
+def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(pcc, "FASHION_DIR", str(tmp_path / "absent"))
+    with pytest.raises(UsageError, match="apt-get install -y dataset-fashion-mnist"):
+        pcc.load(pcc.PRESETS["full"])
+
+
+def test_main_reports_bad_config_in_one_line(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert pcc.main(["--set", "dataset=cifar", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dataset must be one of" in err[0]
+    assert not out.exists()
+
+
+def test_idx_reader(tmp_path):
+    imgs = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    path = tmp_path / "x-idx3-ubyte.gz"
+    header = b"\x00\x00\x08\x03" + b"".join(int(v).to_bytes(4, "big") for v in (2, 3, 3))
+    with gzip.open(path, "wb") as f:
+        f.write(header + imgs.tobytes())
+    np.testing.assert_array_equal(pcc._idx_images(path), imgs.reshape(2, 9))
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"\x00\x00\x08\x01" + bytes(12))
+    with pytest.raises(ValueError, match="not an idx3"):
+        pcc._idx_images(bad)
+
+
+def test_resize_crops_and_upsamples():
+    x = np.arange(16).reshape(1, 16)  # a 4x4 image
+    np.testing.assert_array_equal(pcc.resize(x, 4, 2), [[5, 6, 9, 10]])
+    up = pcc.resize(x, 4, 8).reshape(8, 8)
+    np.testing.assert_array_equal(up[::2, ::2], x.reshape(4, 4))
+
+
+def test_baselines_are_normalised_and_coded_exactly():
+    rng = np.random.default_rng(0)
+    K, D = 4, 9
+    train, test = rng.integers(0, K, (400, D)), rng.integers(0, K, (30, D))
+    tree = pc.chow_liu_tree(pc.mutual_information(train, K))
+    ind = pcc.independent_model(train, K, 1.0)
+    np.testing.assert_allclose(np.exp(ind).sum(-1), 1.0)
+    clt = pcc.clt_model(tree, train, K, 1.0)
+    np.testing.assert_allclose(np.exp(clt).sum(-1), 1.0)
+    lp = pcc.clt_logpmfs(tree, clt, test)
+    bits, ideal, ok = pcc._code_baseline(lp, test[:, tree.preorder])
+    assert ok and np.all(bits >= ideal - 1) and np.all(bits <= ideal + 96)
+
+
+def test_classic_codecs_report_bits_per_dimension():
+    x = np.zeros((3, 64), np.int64)
+    out = pcc.classic_codecs(x, 8, 17)
+    assert {"zlib (per image)", "PNG (per image)", "WebP lossless (per image)"} <= set(out)
+    assert all(v > 0 for v in out.values())
