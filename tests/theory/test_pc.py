@@ -77,8 +77,10 @@ def test_chain_rule_equals_joint_for_every_scheme(model, scheme):
 def test_schemes_agree_on_every_pmf(model):
     tree, params = model
     x = ALL_X[:: len(ALL_X) // 10][:10]
-    lps = {s: pc_coding.conditionals(pc_coding.Stepper(params, tree, s, 10), x) for s in
-           pc_coding.SCHEMES}
+    lps = {
+        s: pc_coding.conditionals(pc_coding.Stepper(params, tree, s, 10), x)
+        for s in pc_coding.SCHEMES
+    }
     for s in ("naive", "cached"):
         np.testing.assert_allclose(np.exp(lps[s]), np.exp(lps["outside"]), atol=1e-5)
 

@@ -1,4 +1,4 @@
-"""rANS with exact integer frequencies: quantiser invariants, round trips, checks vs constriction."""
+"""rANS with exact integer frequencies: quantiser invariants, round trips, vs constriction."""
 
 from __future__ import annotations
 
