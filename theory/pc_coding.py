@@ -107,10 +107,12 @@ def check_alphabet(x: np.ndarray, n_values: int, n_vars: int) -> np.ndarray:
     return x.astype(np.int64)
 
 
-def encode(stepper: Stepper, x: np.ndarray, n_values: int):
-    """Per-image rANS streams; returns (streams, ideal bits per image)."""
+def encode(stepper: Stepper, x: np.ndarray, n_values: int, logpmf: np.ndarray | None = None):
+    """Per-image rANS streams; returns (streams, ideal bits per image).
+
+    `logpmf` may pass in `conditionals(stepper, x)` computed beforehand (same values)."""
     x = check_alphabet(x, n_values, stepper.tree.n_vars)
-    lp = conditionals(stepper, x)  # (N, D, K) in coding order
+    lp = conditionals(stepper, x) if logpmf is None else logpmf  # (N, D, K), coding order
     sym = x[:, stepper.order]
     pmf = np.exp(lp.astype(np.float64))
     freqs = rans.quantize(pmf)
