@@ -144,3 +144,39 @@ class Decoder:
 def ideal_bits(pmf_of_symbol: np.ndarray) -> float:
     """Sum of -log2 p over the coded symbols."""
     return float(-np.log2(np.asarray(pmf_of_symbol, np.float64)).sum())
+
+
+def authors_intervals(logpmf: np.ndarray, precision: int = 28):
+    """The coding intervals of the authors' coder (PressedJuice.jl src/compress.jl), for study.
+
+    Per symbol k: low_k = ceil(exp(log P(X < k) + P log 2)), width_k = ceil(exp(log p_k + P log 2))
+    in float32 (their defaults: Float32, precision 28), and low_k -= 1 when width_k divides low_k.
+    Rounding low and width up independently does not give a partition of [0, 2^P): returns
+    (low, width) as int64 arrays (..., K) so that overlaps, gaps and overflow can be counted.
+    """
+    lp = np.asarray(logpmf, np.float32)
+    p = np.exp(lp.astype(np.float64))
+    cdf_lo = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, -1)[..., :-1]], -1)
+    with np.errstate(divide="ignore"):
+        log_lo = np.log(cdf_lo).astype(np.float32)
+    log_prec = np.float32(precision * np.log(np.float32(2.0)))
+    low = np.ceil(np.exp(log_lo + log_prec, dtype=np.float32)).astype(np.int64)
+    width = np.ceil(np.exp(lp + log_prec, dtype=np.float32)).astype(np.int64)
+    low = np.where((width > 0) & (low % np.maximum(width, 1) == 0), low - 1, low)
+    return low, width
+
+
+def partition_defects(low: np.ndarray, width: np.ndarray, precision: int) -> dict:
+    """Counts, over pmfs (..., K): intervals that overlap the next one, zero widths, overflow."""
+    end = low + width
+    overlap = (end[..., :-1] > low[..., 1:]).any(-1)
+    zero = (width == 0).any(-1)
+    overflow = end[..., -1] > (1 << precision)
+    n = int(np.prod(low.shape[:-1]))
+    return {
+        "pmfs": n,
+        "overlapping": int(overlap.sum()),
+        "zero_width": int(zero.sum()),
+        "overflow": int(overflow.sum()),
+        "any_defect_fraction": float((overlap | zero | overflow).sum() / n),
+    }

@@ -106,3 +106,15 @@ def test_truncated_and_corrupted_streams_raise():
         bad[pos] ^= 0x5A
         with pytest.raises(rans.StreamError):
             decode([streams[0], bytes(bad), streams[2]])
+
+
+def test_authors_intervals_are_not_a_partition_and_ours_are():
+    """Ceil per bound (the authors' coder) overlaps the next interval; quantize never does."""
+    rng = np.random.default_rng(0)
+    lg = rng.normal(size=(200, 64)) * 2
+    lp = lg - np.log(np.exp(lg).sum(-1, keepdims=True))
+    low, width = rans.authors_intervals(lp)
+    assert rans.partition_defects(low, width, 28)["overlapping"] > 0
+    f = rans.quantize(np.exp(lp))
+    d = rans.partition_defects(np.cumsum(f, -1) - f, f, rans.PRECISION)
+    assert d["overlapping"] == d["zero_width"] == d["overflow"] == 0
