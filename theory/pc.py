@@ -147,15 +147,14 @@ def mutual_information(x: np.ndarray, n_values: int, pseudocount: float = 0.01) 
     N, D = x.shape
     K = n_values
     onehot = jax.nn.one_hot(jnp.asarray(x), K, dtype=jnp.float32).reshape(N, D * K)
-    counts = np.asarray(onehot.T @ onehot, dtype=np.float64).reshape(D, K, D, K)
-    joint = (counts + pseudocount) / (N + pseudocount * K * K)
-    marg = np.einsum("iaia->ia", (counts + pseudocount * K) / (N + pseudocount * K * K))
-    with np.errstate(divide="ignore"):
-        mi = np.einsum(
-            "iajb,iajb->ij",
-            joint,
-            np.log(joint) - np.log(marg)[:, :, None, None] - np.log(marg)[None, None],
-        )
+    counts = np.asarray(onehot.T @ onehot).reshape(D, K, D, K)  # float32, exact below 2^24
+    Z = N + pseudocount * K * K
+    # smoothed joint; its row sums are the smoothed marginals, so MI = H_i + H_j - H_ij
+    marg = (np.einsum("iaia->ia", counts).astype(np.float64) + pseudocount * K) / Z
+    h = -(marg * np.log(marg)).sum(1)
+    joint = (counts + np.float32(pseudocount)) / np.float32(Z)
+    h_joint = -(joint * np.log(joint)).sum((1, 3), dtype=np.float64)
+    mi = h[:, None] + h[None, :] - h_joint
     np.fill_diagonal(mi, 0.0)
     return mi
 

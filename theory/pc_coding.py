@@ -149,25 +149,27 @@ def _constriction():
 def encode_single_stream(stepper: Stepper, x: np.ndarray, n_values: int):
     """One constriction ANS stream for a whole set. Symbols are ordered batch by batch and, within
     a batch, pixel-major, so the decoder decodes every image's pixel t of a batch in one call.
+    Batches are pushed last to first (ANS is a stack), one batch of pmfs in memory at a time.
     Returns (uint32 words, ideal bits)."""
     c = _constriction()
     x = check_alphabet(x, n_values, stepper.tree.n_vars)
-    lp = conditionals(stepper, x)
-    sym = x[:, stepper.order]
-    pmf = np.exp(lp.astype(np.float64))
-    syms, pmfs = [], []
-    for s in range(0, x.shape[0], stepper.batch):
-        syms.append(sym[s : s + stepper.batch].T.reshape(-1))
-        pmfs.append(pmf[s : s + stepper.batch].transpose(1, 0, 2).reshape(-1, n_values))
     coder = c.stream.stack.AnsCoder()
-    # encode_reverse: the decoder pops symbols in this forward order
-    coder.encode_reverse(
-        np.concatenate(syms).astype(np.int32),
-        c.stream.model.Categorical(perfect=False),
-        np.concatenate(pmfs),
-    )
-    p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
-    return coder.get_compressed(), float(-np.log2(p_sym).sum())
+    ideal = 0.0
+    starts = list(range(0, x.shape[0], stepper.batch))
+    for s in reversed(starts):
+        xb = x[s : s + stepper.batch]
+        lp = conditionals(stepper, xb)
+        sym = xb[:, stepper.order]
+        pmf = np.exp(lp.astype(np.float64))
+        # encode_reverse: the decoder pops this batch's symbols in forward (pixel-major) order
+        coder.encode_reverse(
+            sym.T.reshape(-1).astype(np.int32),
+            c.stream.model.Categorical(perfect=False),
+            pmf.transpose(1, 0, 2).reshape(-1, n_values),
+        )
+        p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
+        ideal += float(-np.log2(p_sym).sum())
+    return coder.get_compressed(), ideal
 
 
 def decode_single_stream(stepper: Stepper, words: np.ndarray, n_images: int, n_vars: int):

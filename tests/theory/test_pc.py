@@ -164,3 +164,15 @@ def test_pallas_sum_layer_matches_the_reference(model):
     ref = pc.log_likelihood(params, tree, x, mask, implementation="reference")
     pal = pc.log_likelihood(params, tree, x, mask, implementation="pallas")
     np.testing.assert_allclose(np.asarray(pal), np.asarray(ref), atol=1e-5)
+
+
+def test_mutual_information_matches_sklearn():
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 4, 4000)
+    b = (a + (rng.random(4000) < 0.3) * rng.integers(0, 4, 4000)) % 4
+    mi = pc.mutual_information(np.stack([a, b, rng.integers(0, 4, 4000)], 1), 4, pseudocount=1e-9)
+    # no smoothing: the plug-in estimate, float32 tables -> ~1e-6 agreement
+    np.testing.assert_allclose(mi[0, 1], mutual_info_score(a, b), atol=1e-5)
+    assert abs(mi[0, 2]) < 0.01 and mi[0, 0] == 0.0
