@@ -275,7 +275,9 @@ def upward(params, tree: Tree, leaf, implementation=None):
     msg = jnp.zeros((D + 1, B, M), leaf.dtype)
     lam = jnp.zeros((D, B, M), leaf.dtype)
     for nodes in tree.levels:
-        kids = tree.children[nodes]  # (n, C)
+        # int32 indices: numpy int64 ones trip jax's index arithmetic under enable_x64
+        nodes = nodes.astype(np.int32)
+        kids = tree.children[nodes].astype(np.int32)  # (n, C)
         lam_n = leaf_n[nodes] + msg[kids].sum(axis=1)
         lam = lam.at[nodes].set(lam_n)
         if nodes.size == 1 and int(nodes[0]) == tree.root:

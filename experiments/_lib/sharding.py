@@ -52,3 +52,14 @@ def _jitted_vmap(fn):
     if fn not in _CACHE:
         _CACHE[fn] = jax.jit(jax.vmap(fn))
     return _CACHE[fn]
+
+
+def place_batch(x, mesh: Mesh | None = None):
+    """Puts `x` on the devices with its leading axis split across them (replicated when the axis
+    does not divide evenly: reductions over the batch, e.g. EM flows, must not see padding).
+
+    A jitted function of the placed array then runs SPMD over the mesh; sums over the batch axis
+    become cross-device reductions inserted by XLA."""
+    mesh = batch_mesh() if mesh is None else mesh
+    spec = PartitionSpec(BATCH_AXIS) if x.shape[0] % mesh.devices.size == 0 else PartitionSpec()
+    return jax.device_put(x, NamedSharding(mesh, spec))
