@@ -731,7 +731,7 @@ def plot(results: dict, out_dir) -> None:
         ax.invert_yaxis()
         ax.set_xlabel("bits per dimension (test)")
         ax.set_title(f"{cfg['dataset']}: {m['n_values']} levels, D = {m['D']}")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         plotting.savefig(fig, out_dir, "bpd")
 
         sw = s["scaling"]
