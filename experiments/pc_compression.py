@@ -34,6 +34,7 @@ import numpy as np
 
 from experiments._lib import claims as C
 from experiments._lib import cli, debian, plotting, progress
+from experiments._lib.config import UsageError
 from experiments._lib.sharding import place_batch
 from theory import pc, pc_coding, rans
 
@@ -176,7 +177,7 @@ def train_hclt(cfg: Config, tree: pc.Tree, train, test, K):
 
     n_batches = train.shape[0] // cfg.batch_size
     if n_batches < 1:
-        raise ValueError(
+        raise UsageError(
             f"batch_size {cfg.batch_size} exceeds the {train.shape[0]} training images"
         )
     curve = {"epoch": [], "train_bpd": [], "test_bpd": []}
@@ -329,8 +330,8 @@ def run(cfg: Config) -> dict:
     clt = clt_model(tree, train, K, cfg.clt_pseudocount)
     metrics["clt_test_bpd"] = bpd(-clt_symbol_logp(tree, clt, test).sum(1), D)
 
-    n_code = cfg.n_code or len(test)
-    xc = test[:n_code]
+    xc = test[: cfg.n_code or len(test)]
+    n_code = len(xc)  # n_code beyond the test set codes the whole test set
     codec_bpd = classic_codecs(xc, side, K)
     metrics["codecs_bpd"] = codec_bpd
 

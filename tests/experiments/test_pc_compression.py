@@ -29,6 +29,14 @@ def test_main_reports_bad_config_in_one_line(capsys, tmp_path):
     assert not out.exists()
 
 
+def test_batch_larger_than_the_training_set_is_a_usage_error(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert pcc.main(["--set", "batch_size=5000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exceeds the 1497 training images" in err[0]
+    assert not out.exists()
+
+
 def test_idx_reader(tmp_path):
     imgs = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     path = tmp_path / "x-idx3-ubyte.gz"
