@@ -116,9 +116,7 @@ def encode(stepper: Stepper, x: np.ndarray, n_values: int, logpmf: np.ndarray | 
     sym = x[:, stepper.order]
     pmf = np.exp(lp.astype(np.float64))
     freqs = rans.quantize(pmf)
-    streams = rans.encode(sym, freqs)
-    p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
-    return streams, -np.log2(p_sym).sum(1)
+    return rans.encode(sym, freqs), rans.ideal_bits(pmf, sym).sum(1)
 
 
 def decode(stepper: Stepper, streams: list[bytes], n_vars: int) -> np.ndarray:
@@ -167,8 +165,7 @@ def encode_single_stream(stepper: Stepper, x: np.ndarray, n_values: int):
             c.stream.model.Categorical(perfect=False),
             pmf.transpose(1, 0, 2).reshape(-1, n_values),
         )
-        p_sym = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), sym[..., None], -1)[..., 0]
-        ideal += float(-np.log2(p_sym).sum())
+        ideal += float(rans.ideal_bits(pmf, sym).sum())
     return coder.get_compressed(), ideal
 
 

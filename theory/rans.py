@@ -141,9 +141,12 @@ class Decoder:
             )
 
 
-def ideal_bits(pmf_of_symbol: np.ndarray) -> float:
-    """Sum of -log2 p over the coded symbols."""
-    return float(-np.log2(np.asarray(pmf_of_symbol, np.float64)).sum())
+def ideal_bits(pmf: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """-log2 p(symbol) per symbol: pmf (..., K), symbols (...) -> (...).
+
+    The pmf is normalised first (the float model the quantised frequencies stand in for)."""
+    p = np.take_along_axis(pmf / pmf.sum(-1, keepdims=True), symbols[..., None], -1)[..., 0]
+    return -np.log2(p)
 
 
 def authors_intervals(logpmf: np.ndarray, precision: int = 28):

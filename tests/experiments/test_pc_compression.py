@@ -21,19 +21,18 @@ def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkey
         pcc.load(pcc.PRESETS["full"])
 
 
-def test_main_reports_bad_config_in_one_line(capsys, tmp_path):
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("dataset=cifar", "dataset must be one of"),  # caught by Config
+        ("batch_size=5000", "exceeds the 1497 training images"),  # caught once the data is loaded
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, setting, message):
     out = tmp_path / "out"
-    assert pcc.main(["--set", "dataset=cifar", "--out", str(out)]) == 2
+    assert pcc.main(["--set", setting, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "dataset must be one of" in err[0]
-    assert not out.exists()
-
-
-def test_batch_larger_than_the_training_set_is_a_usage_error(capsys, tmp_path):
-    out = tmp_path / "out"
-    assert pcc.main(["--set", "batch_size=5000", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "exceeds the 1497 training images" in err[0]
+    assert len(err) == 1 and message in err[0]
     assert not out.exists()
 
 
