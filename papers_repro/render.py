@@ -92,8 +92,20 @@ def paper_files() -> dict[pathlib.Path, str]:
                 f"{res} is missing: run python -m experiments.{name} "
                 f"--preset {preset} and commit it"
             )
-        out[md] = replace_block(md.read_text(), BEGIN, END, claims_table(io.read_json(res)))
+        text = out.get(md, md.read_text())
+        begin, end = BEGIN, END
+        if experiment_begin(name) in text:  # a paper fed by several experiments: one block each
+            begin, end = experiment_begin(name), experiment_end(name)
+        out[md] = replace_block(text, begin, end, claims_table(io.read_json(res)))
     return out
+
+
+def experiment_begin(name: str) -> str:
+    return f"<!-- BEGIN GENERATED: claims {name} (python -m papers_repro.render) -->"
+
+
+def experiment_end(name: str) -> str:
+    return f"<!-- END GENERATED: claims {name} -->"
 
 
 def summary(preset: str) -> str:

@@ -42,6 +42,8 @@ def parse_value(annotation, text: str, field: str):
     if origin is tuple:
         args = typing.get_args(annotation)
         item = args[0] if args else str
+        if typing.get_origin(item) is tuple:  # tuple of tuples: "2;2,2;2,2,2"
+            return tuple(parse_value(item, p, field) for p in text.split(";") if p.strip())
         parts = [p for p in text.replace("(", "").replace(")", "").split(",") if p.strip()]
         return tuple(_parse_scalar(item, p.strip(), field) for p in parts)
     if annotation in (int, float, str, bool):

@@ -1,0 +1,189 @@
+"""Gram matrices (NNGP and NTK) of hierarchical CNNs, built tile by tile.
+
+The hot loop of `experiments.cnn_ntk_spectrum` and `experiments.cnn_learning_curves`: an (n, m)
+Gram matrix whose every entry runs the whole patch tree of theory/cnn_kernels.py. The authors'
+code (and `theory.cnn_kernels.cnn_kernels`) materialises the (n, m, d / s_1) cosine array and one
+array per level, which is what made n = 8192 need ~200 GB in PyTorch. Here:
+
+    cnn_gram_reference(x, y, filters, block_rows)  XLA: rows in blocks (lax.map), each block
+        materialises only (block_rows, m, d / s_1); rows sharded over jax.devices().
+    cnn_gram_pallas(x, y, filters, block_m, block_n, interpret)  one Pallas program per
+        (block_m, block_n) output tile: loads an X and a Y block, computes the first-level patch
+        cosines as d fused multiply-adds per entry, runs the tree recursion on chip and writes
+        only the two output tiles. Peak memory = the two (n, m) outputs.
+    cnn_gram(x, y, filters, implementation=None)   dispatcher (kernels/_dispatch.py).
+    gram_bytes(n, m), check_memory(n, m, ...)      say "too large" before allocating.
+
+Inputs: float64 (x64 enabled) or float32; patches on unit spheres (not checked here: the
+experiments check them once with theory.cnn_kernels.check_unit_patches).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import pallas as pl
+from jax.sharding import NamedSharding, PartitionSpec
+
+from kernels._dispatch import resolve
+from theory import cnn_kernels as ck
+
+
+# ------------------------------------------------------------------------------- memory
+def available_bytes() -> int:
+    """Physical memory of this host (the experiments keep well under it)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def gram_bytes(n: int, m: int, *, itemsize: int = 8, n_out: int = 2) -> int:
+    return n * m * itemsize * n_out
+
+
+def check_memory(n: int, m: int, *, itemsize: int = 8, n_out: int = 2, extra: int = 1,
+                 fraction: float = 0.6) -> None:
+    """Raise MemoryError (one line) if n x m outputs (+ `extra` same-size work arrays) would not
+    fit in `fraction` of this host's memory. Called before anything is allocated."""
+    need = gram_bytes(n, m, itemsize=itemsize, n_out=n_out + extra)
+    have = int(fraction * available_bytes())
+    if need > have:
+        raise MemoryError(
+            f"an {n} x {m} Gram computation needs ~{need / 2**30:.1f} GiB "
+            f"({n_out + extra} arrays of {itemsize}-byte entries); {have / 2**30:.1f} GiB available "
+            f"({fraction:.0%} of this host's memory): lower n"
+        )
+
+
+# ------------------------------------------------------------------------------- reference
+def _block_rows(x, y, filters):
+    return ck.tree_from_cosines(ck.patch_cosines(x, y, filters[0]), filters)
+
+
+@functools.partial(jax.jit, static_argnames=("filters", "block_rows"))
+def _reference_blocked(x, y, filters, block_rows):
+    n = x.shape[0]
+    nb = -(-n // block_rows)
+    xp = jnp.pad(x, ((0, nb * block_rows - n), (0, 0)), constant_values=1.0)
+    xb = xp.reshape(nb, block_rows, x.shape[1])
+    k, th = jax.lax.map(lambda b: _block_rows(b, y, filters), xb)
+    return k.reshape(-1, y.shape[0])[:n], th.reshape(-1, y.shape[0])[:n]
+
+
+def cnn_gram_reference(x, y, filters, *, block_rows: int = 256):
+    """(NNGP, NTK), each (n, m), via row blocks; rows of x sharded over jax.devices()."""
+    filters = ck.check_filters(x.shape[-1], filters)
+    devices = jax.devices()
+    if len(devices) > 1 and x.shape[0] >= len(devices):
+        return _sharded_reference(x, y, filters, block_rows)
+    return _reference_blocked(x, y, filters, min(block_rows, max(x.shape[0], 1)))
+
+
+def _sharded_reference(x, y, filters, block_rows):
+    devices = jax.devices()
+    nd = len(devices)
+    n = x.shape[0]
+    per = -(-n // nd)
+    br = min(block_rows, per)
+    per = -(-per // br) * br
+    xp = jnp.pad(x, ((0, per * nd - n), (0, 0)), constant_values=1.0)
+    mesh = jax.sharding.Mesh(devices, ("rows",))
+    xp = jax.device_put(xp, NamedSharding(mesh, PartitionSpec("rows")))
+    f = jax.shard_map(
+        lambda xs, ys: _reference_blocked(xs, ys, filters, br),
+        mesh=mesh,
+        in_specs=(PartitionSpec("rows"), PartitionSpec()),
+        out_specs=(PartitionSpec("rows"), PartitionSpec("rows")),
+        check_vma=False,
+    )
+    k, th = jax.jit(f)(xp, y)
+    return k[:n], th[:n]
+
+
+# ------------------------------------------------------------------------------- Pallas
+def _gram_tile_kernel(x_ref, y_ref, k_ref, t_ref, *, filters):
+    s1 = filters[0]
+    d = x_ref.shape[1]
+    x = x_ref[...]
+    y = y_ref[...]
+    # First-level patch cosines: d multiply-adds per tile entry (s_1 is 2..5: a K=s_1 matmul
+    # would waste the MXU / tensor cores, outer products do not).
+    cos = []
+    for p in range(d // s1):
+        c = x[:, p * s1][:, None] * y[:, p * s1][None, :]
+        for j in range(1, s1):
+            c = c + x[:, p * s1 + j][:, None] * y[:, p * s1 + j][None, :]
+        cos.append(c)
+    k, th = cos, cos
+    for s in filters[1:]:
+        steps = [ck.relu_step(a, b) for a, b in zip(k, th, strict=True)]
+        k = [sum(st[0] for st in steps[g : g + s]) / s for g in range(0, len(steps), s)]
+        th = [sum(st[1] for st in steps[g : g + s]) / s for g in range(0, len(steps), s)]
+    steps = [ck.relu_step(a, b) for a, b in zip(k, th, strict=True)]
+    top = len(steps)
+    k_ref[...] = (sum(st[0] for st in steps) / top).astype(k_ref.dtype)
+    t_ref[...] = (sum(st[1] for st in steps) / top).astype(t_ref.dtype)
+
+
+def _round_up(a: int, b: int) -> int:
+    return -(-a // b) * b
+
+
+@functools.partial(jax.jit, static_argnames=("filters", "block_m", "block_n", "interpret"))
+def _pallas(x, y, filters, block_m, block_n, interpret):
+    n, d = x.shape
+    m = y.shape[0]
+    npad, mpad = _round_up(n, block_m), _round_up(m, block_n)
+    # Pad with unit patches (a valid input) so padded entries never produce NaN.
+    xp = jnp.pad(x, ((0, npad - n), (0, 0)), constant_values=1.0)
+    yp = jnp.pad(y, ((0, mpad - m), (0, 0)), constant_values=1.0)
+    shape = jax.ShapeDtypeStruct((npad, mpad), x.dtype)
+    k, th = pl.pallas_call(
+        functools.partial(_gram_tile_kernel, filters=filters),
+        out_shape=(shape, shape),
+        grid=(npad // block_m, mpad // block_n),
+        in_specs=[
+            pl.BlockSpec((block_m, d), lambda i, j: (i, 0)),
+            pl.BlockSpec((block_n, d), lambda i, j: (j, 0)),
+        ],
+        out_specs=(
+            pl.BlockSpec((block_m, block_n), lambda i, j: (i, j)),
+            pl.BlockSpec((block_m, block_n), lambda i, j: (i, j)),
+        ),
+        interpret=interpret,
+    )(xp, yp)
+    return k[:n, :m], th[:n, :m]
+
+
+def cnn_gram_pallas(x, y, filters, *, block_m: int = 64, block_n: int = 64,
+                    interpret: bool = False):
+    """Fused Gram tiles; see the module docstring. Returns (NNGP, NTK), each (n, m)."""
+    filters = ck.check_filters(x.shape[-1], filters)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y differ in input length: {x.shape} vs {y.shape}")
+    return _pallas(x, y, filters, block_m, block_n, interpret)
+
+
+# ------------------------------------------------------------------------------- dispatcher
+def cnn_gram(x, y, filters, *, implementation: str | None = None, block_rows: int = 256):
+    """Dispatcher: the row-blocked XLA path on CPU, the fused Pallas kernel on GPU/TPU.
+
+    Checks first (one-line errors, nothing allocated): the filters fit the input length, the
+    outputs fit in memory, and (for concrete arrays) every first-level patch has unit norm.
+    """
+    choice = resolve(implementation)
+    check_memory(x.shape[0], y.shape[0], itemsize=jnp.dtype(x.dtype).itemsize, extra=0)
+    filters = ck.check_filters(x.shape[-1], filters)
+    if not isinstance(x, jax.core.Tracer) and not isinstance(y, jax.core.Tracer):
+        tol = 1e-10 if jnp.dtype(x.dtype) == jnp.float64 else 1e-5
+        ck.check_unit_patches(x, filters[0], atol=tol)
+        ck.check_unit_patches(y, filters[0], atol=tol)
+    if choice.implementation == "reference":
+        return cnn_gram_reference(x, y, filters, block_rows=block_rows)
+    return cnn_gram_pallas(x, y, filters, interpret=choice.interpret)
+

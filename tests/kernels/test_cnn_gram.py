@@ -1,0 +1,128 @@
+"""CNN Gram tiles: reference (row-blocked) and Pallas against an independent NumPy recursion."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kernels import cnn_gram as G
+from tests.kernels.harness import gpu, needs_gpu
+from theory import cnn_kernels as ck
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _numpy_kernels(x, y, filters):
+    """Entry by entry, recursion over the tree as nested Python calls (float64)."""
+    def k0(t):
+        return 1 - np.arccos(np.clip(t, -1, 1)) / np.pi
+
+    def k1(t):
+        t = np.clip(t, -1, 1)
+        return (np.sqrt(1 - t * t) + (np.pi - np.arccos(t)) * t) / np.pi
+
+    def node(a, b, level):  # (nngp, ntk) of one level-`level` node on inputs a, b
+        if level == 1:
+            c = float(a @ b)
+            return c, c
+        s = filters[level - 1]
+        w = len(a) // s
+        outs = [node(a[i * w:(i + 1) * w], b[i * w:(i + 1) * w], level - 1) for i in range(s)]
+        return (np.mean([k1(k) for k, _ in outs]),
+                np.mean([k1(k) + k0(k) * t for k, t in outs]))
+
+    L = len(filters)
+    rf = math.prod(filters)
+    K = np.zeros((len(x), len(y)))
+    T = np.zeros((len(x), len(y)))
+    for i, a in enumerate(x):
+        for j, b in enumerate(y):
+            tops = [node(a[p * rf:(p + 1) * rf], b[p * rf:(p + 1) * rf], L)
+                    for p in range(len(a) // rf)]
+            K[i, j] = np.mean([k1(k) for k, _ in tops])
+            T[i, j] = np.mean([k1(k) + k0(k) * t for k, t in tops])
+    return K, T
+
+
+CASES = [((2, 2, 2), 8, 5, 3), ((3, 3), 9, 33, 17), ((2, 3), 12, 16, 16), ((2,), 6, 40, 70)]
+
+
+@pytest.mark.parametrize("impl", ["reference", "pallas"])
+@pytest.mark.parametrize("filters, d, n, m", CASES)
+def test_gram_matches_independent_recursion(x64, impl, filters, d, n, m):
+    x = ck.sample_product_of_spheres(jax.random.key(n), n, d, filters[0])
+    y = ck.sample_product_of_spheres(jax.random.key(m + 1000), m, d, filters[0])
+    want_k, want_t = _numpy_kernels(np.asarray(x), np.asarray(y), filters)
+    if impl == "reference":
+        k, t = G.cnn_gram_reference(x, y, filters, block_rows=4)  # blocks not dividing n
+    else:
+        k, t = G.cnn_gram_pallas(x, y, filters, block_m=16, block_n=8, interpret=True)
+    # float64 off the diagonal (x != y): rounding only
+    np.testing.assert_allclose(k, want_k, atol=1e-13)
+    np.testing.assert_allclose(t, want_t, atol=1e-12)
+
+
+def test_float32_pallas_within_float32_error():
+    """float32 inputs: patch cosines carry ~d eps32 error; kappa_0 amplifies an error e near
+    t = 1 to ~sqrt(e); random points stay away from t = 1, where the derivative of kappa_0 is
+    1 / (pi sqrt(1 - t^2)) <= ~10 for |t| < 0.9995: tolerance 1e-4 x (L + 1)."""
+    f = (2, 2, 2)
+    with jax.enable_x64(True):
+        x = ck.sample_product_of_spheres(jax.random.key(0), 20, 8, 2)
+        y = ck.sample_product_of_spheres(jax.random.key(1), 12, 8, 2)
+        want = ck.cnn_kernels(x, y, f)
+    k, t = G.cnn_gram_pallas(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), f,
+                             block_m=8, block_n=8, interpret=True)
+    assert k.dtype == jnp.float32
+    np.testing.assert_allclose(k, want[0], atol=1e-4 * 4)
+    np.testing.assert_allclose(t, want[1], atol=1e-4 * 4)
+
+
+def test_dispatcher_checks_before_allocating(x64):
+    x = ck.sample_product_of_spheres(jax.random.key(0), 4, 8, 2)
+    k, _ = G.cnn_gram(x, x, (2, 2, 2))
+    assert k.shape == (4, 4)
+    with pytest.raises(ValueError, match="does not divide"):
+        G.cnn_gram(x, x, (3,))
+    with pytest.raises(ValueError, match="unit sphere"):
+        G.cnn_gram(2 * x, x, (2, 2, 2))
+    with pytest.raises(MemoryError, match="GiB"):
+        G.check_memory(10**7, 10**7)
+
+
+def test_rows_sharded_over_four_devices_give_the_same_gram():
+    code = (
+        "import jax, numpy as np; jax.config.update('jax_enable_x64', True);"
+        "from theory import cnn_kernels as ck; from kernels import cnn_gram as G;"
+        "assert len(jax.devices()) == 4;"
+        "x = ck.sample_product_of_spheres(jax.random.key(0), 37, 8, 2);"
+        "y = ck.sample_product_of_spheres(jax.random.key(1), 11, 8, 2);"
+        "k, t = G.cnn_gram_reference(x, y, (2, 2, 2), block_rows=4);"
+        "k0, t0 = ck.cnn_kernels(x, y, (2, 2, 2));"
+        "print(float(np.abs(k - k0).max()), float(np.abs(t - t0).max()))"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    dk, dt = map(float, out.stdout.split())
+    assert dk < 1e-13 and dt < 1e-12
+
+
+@gpu
+@needs_gpu
+@pytest.mark.parametrize("filters, d", [((2, 2, 2, 2), 16), ((3, 3, 3), 27)])
+def test_compiled_pallas_on_gpu(filters, d):
+    with jax.enable_x64(True):
+        x = ck.sample_product_of_spheres(jax.random.key(0), 300, d, filters[0])
+        want = G.cnn_gram_reference(x, x, filters)
+        got = G.cnn_gram_pallas(x, x, filters)
+        off = ~np.eye(300, dtype=bool)
+        np.testing.assert_allclose(np.asarray(got[0])[off], np.asarray(want[0])[off], atol=1e-12)
+        np.testing.assert_allclose(np.asarray(got[1])[off], np.asarray(want[1])[off], atol=1e-11)
