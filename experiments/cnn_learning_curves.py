@@ -58,8 +58,14 @@ class Config:
     student_filters: tuple[int, ...] = (2, 2, 2, 2)
     fc_depth: int = 4
     teacher_kinds: tuple[str, ...] = ("ntk", "ntk", "ntk", "ntk", "nngp", "nngp")
-    teacher_filters: tuple[tuple[int, ...], ...] = ((2,), (2, 2), (2, 2, 2), (2, 2, 2, 2),
-                                                    (2, 2), (2, 2, 2, 2))
+    teacher_filters: tuple[tuple[int, ...], ...] = (
+        (2,),
+        (2, 2),
+        (2, 2, 2),
+        (2, 2, 2, 2),
+        (2, 2),
+        (2, 2, 2, 2),
+    )
     sizes: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
     n_test: int = 512
     seeds: int = 3
@@ -86,7 +92,8 @@ class Config:
             if d % math.prod(f) or f[0] != self.student_filters[0]:
                 raise ValueError(
                     f"teacher filters {f}: product must divide d = {d} and s_1 must equal the "
-                    f"student's {self.student_filters[0]} (same input patches)")
+                    f"student's {self.student_filters[0]} (same input patches)"
+                )
         for sizes in (self.sizes, self.dim_sizes):
             if len(sizes) < 3 or min(sizes) < 2 or list(sizes) != sorted(set(sizes)):
                 raise ValueError("sizes need >= 3 increasing training-set sizes, each >= 2")
@@ -159,11 +166,18 @@ def _fit(sizes, errs, seed, fit_min):
     beta = -S.fit_power_law(sizes, errs.mean(0))[0]
     per_seed = [-S.fit_power_law(sizes, e)[0] for e in errs]
     rng = np.random.default_rng(seed)
-    boots = [-S.fit_power_law(sizes, errs[rng.integers(0, len(errs), len(errs))].mean(0))[0]
-             for _ in range(400)]
-    return {"beta": beta, "beta_all_sizes": beta_all,
-            "spread": float(np.std(per_seed)), "se": float(np.std(boots)),
-            "per_seed": per_seed, "fit_range": [int(sizes[0]), int(sizes[-1])]}
+    boots = [
+        -S.fit_power_law(sizes, errs[rng.integers(0, len(errs), len(errs))].mean(0))[0]
+        for _ in range(400)
+    ]
+    return {
+        "beta": beta,
+        "beta_all_sizes": beta_all,
+        "spread": float(np.std(per_seed)),
+        "se": float(np.std(boots)),
+        "per_seed": per_seed,
+        "fit_range": [int(sizes[0]), int(sizes[-1])],
+    }
 
 
 def run(cfg: Config) -> dict:
@@ -171,8 +185,10 @@ def run(cfg: Config) -> dict:
     sf = cfg.student_filters
     d = math.prod(sf)
     n_all = cfg.sizes[-1] + cfg.n_test
-    names = [f"{k}_{'x'.join(map(str, f))}" for k, f in zip(cfg.teacher_kinds, cfg.teacher_filters,
-                                                             strict=True)]
+    names = [
+        f"{k}_{'x'.join(map(str, f))}"
+        for k, f in zip(cfg.teacher_kinds, cfg.teacher_filters, strict=True)
+    ]
     errs = {"hier": {n: [] for n in names}, "fc": {n: [] for n in names}}
     var = {n: [] for n in names}
     with jax.enable_x64(True):
@@ -208,7 +224,9 @@ def run(cfg: Config) -> dict:
                 x = ck.sample_product_of_spheres(_key(cfg, STREAM_DIM, c, seed), n_d, dd, f[0])
                 k, t = (np.asarray(a) for a in G.cnn_gram(x, x, f))
                 y = sample_field(_key(cfg, STREAM_DIM, c, seed, 1), k)[None]
-                rows.append((_errors(t, y, cfg.n_test, cfg.dim_sizes)[0] / np.mean(np.diag(k))).tolist())
+                rows.append(
+                    (_errors(t, y, cfg.n_test, cfg.dim_sizes)[0] / np.mean(np.diag(k))).tolist()
+                )
             dim_errs["x".join(map(str, f))] = rows
 
     fits, theory = {"hier": {}, "fc": {}}, {"hier": {}, "fc": {}}
@@ -225,15 +243,29 @@ def run(cfg: Config) -> dict:
     for key, rows in dim_errs.items():
         f = tuple(int(v) for v in key.split("x"))
         dim_fits[key] = _fit(cfg.dim_sizes, rows, cfg.seed, cfg.fit_min)
-        dim_fits[key].update(d=math.prod(f), d_eff=S.d_eff(f, len(f)),
-                             theory=S.learning_curve_exponent("nngp", S.d_eff(f, len(f)), "ntk",
-                                                              S.d_eff(f, len(f))))
-    metrics = {"teachers": names, "fits": fits, "theory": theory, "dim_fits": dim_fits,
-               "d": d, "d_eff_student": d_s,
-               "final_error": {st: {n: float(np.mean(np.asarray(errs[st][n])[:, -1])) for n in names}
-                               for st in ("hier", "fc")}}
-    series = {"sizes": list(cfg.sizes), "errors": errs, "dim_sizes": list(cfg.dim_sizes),
-              "dim_errors": dim_errs}
+        dim_fits[key].update(
+            d=math.prod(f),
+            d_eff=S.d_eff(f, len(f)),
+            theory=S.learning_curve_exponent("nngp", S.d_eff(f, len(f)), "ntk", S.d_eff(f, len(f))),
+        )
+    metrics = {
+        "teachers": names,
+        "fits": fits,
+        "theory": theory,
+        "dim_fits": dim_fits,
+        "d": d,
+        "d_eff_student": d_s,
+        "final_error": {
+            st: {n: float(np.mean(np.asarray(errs[st][n])[:, -1])) for n in names}
+            for st in ("hier", "fc")
+        },
+    }
+    series = {
+        "sizes": list(cfg.sizes),
+        "errors": errs,
+        "dim_sizes": list(cfg.dim_sizes),
+        "dim_errors": dim_errs,
+    }
     return {"metrics": metrics, "series": series, "timing": {"total_s": time.perf_counter() - t0}}
 
 
@@ -251,55 +283,90 @@ def check_claims(results: dict) -> list[dict]:
         tol = max(3 * fit["se"], gap / 2)
         kind, f = n.split("_", 1)
         local = fit["d_teacher"] < m["d_eff_student"]
-        rows.append(C.claim(
-            f"beta_{n}",
-            f"{kind.upper()} teacher {'local' if local else 'full-input'} (filters {f}, "
-            f"d_eff = {fit['d_teacher']}), hierarchical NTK student: beta",
-            "Sec. 5 (teacher-student)", th[n], fit["beta"], f"+-{tol:.3g}",
-            C.within(fit["beta"], th[n], tol),
-            f"spread over seeds {fit['spread']:.3f}, bootstrap SE {fit['se']:.3f}, "
-            f"n in {fit['fit_range']} (all sizes: {fit['beta_all_sizes']:.3f})"))
-    ntk_local = sorted([n for n in names if n.startswith("ntk_")],
-                       key=lambda n: m["fits"]["hier"][n]["d_teacher"])
+        rows.append(
+            C.claim(
+                f"beta_{n}",
+                f"{kind.upper()} teacher {'local' if local else 'full-input'} (filters {f}, "
+                f"d_eff = {fit['d_teacher']}), hierarchical NTK student: beta",
+                "Sec. 5 (teacher-student)",
+                th[n],
+                fit["beta"],
+                f"+-{tol:.3g}",
+                C.within(fit["beta"], th[n], tol),
+                f"spread over seeds {fit['spread']:.3f}, bootstrap SE {fit['se']:.3f}, "
+                f"n in {fit['fit_range']} (all sizes: {fit['beta_all_sizes']:.3f})",
+            )
+        )
+    ntk_local = sorted(
+        [n for n in names if n.startswith("ntk_")], key=lambda n: m["fits"]["hier"][n]["d_teacher"]
+    )
     betas = [m["fits"]["hier"][n]["beta"] for n in ntk_local]
     ses = [m["fits"]["hier"][n]["se"] for n in ntk_local]
-    ordered = all(b1 - b2 > 0 for b1, b2 in zip(betas, betas[1:]))
-    rows.append(C.claim(
-        "beta_ordered_by_teacher_d_eff",
-        "beta decreases as the teacher's effective dimension grows (local -> full input)",
-        "Sec. 5", "decreasing", " > ".join(f"{b:.3f}" for b in betas), "strict order", ordered,
-        "NTK teachers " + ", ".join(ntk_local) + "; SEs " + ", ".join(f"{s:.3f}" for s in ses)))
+    ordered = all(b1 - b2 > 0 for b1, b2 in zip(betas, betas[1:], strict=False))
+    rows.append(
+        C.claim(
+            "beta_ordered_by_teacher_d_eff",
+            "beta decreases as the teacher's effective dimension grows (local -> full input)",
+            "Sec. 5",
+            "decreasing",
+            " > ".join(f"{b:.3f}" for b in betas),
+            "strict order",
+            ordered,
+            "NTK teachers " + ", ".join(ntk_local) + "; SEs " + ", ".join(f"{s:.3f}" for s in ses),
+        )
+    )
     for n in names:
         fh, ff = m["fits"]["hier"][n], m["fits"]["fc"][n]
         if fh["d_teacher"] >= m["d_eff_student"]:
             continue
         diff = fh["beta"] - ff["beta"]
         se = math.hypot(fh["se"], ff["se"])
-        rows.append(C.claim(
-            f"hier_beats_fc_{n}",
-            f"hierarchical student learns the local {n} target faster than the FC student",
-            "Sec. 5", "> 0", diff, "> 2 SE", diff > 2 * se,
-            f"beta {fh['beta']:.3f} vs FC {ff['beta']:.3f} (FC heuristic theory "
-            f"{m['theory']['fc'][n]:.3f}); error at n_max {m['final_error']['hier'][n]:.3g} vs "
-            f"{m['final_error']['fc'][n]:.3g}"))
+        rows.append(
+            C.claim(
+                f"hier_beats_fc_{n}",
+                f"hierarchical student learns the local {n} target faster than the FC student",
+                "Sec. 5",
+                "> 0",
+                diff,
+                "> 2 SE",
+                diff > 2 * se,
+                f"beta {fh['beta']:.3f} vs FC {ff['beta']:.3f} (FC heuristic theory "
+                f"{m['theory']['fc'][n]:.3f}); error at n_max {m['final_error']['hier'][n]:.3g} vs "
+                f"{m['final_error']['fc'][n]:.3g}",
+            )
+        )
     dims = sorted(m["dim_fits"].values(), key=lambda r: r["d"])
     for r in dims:
         thv = r["theory"]
         others = [o["theory"] for o in dims if o is not r]
         gap = min(abs(thv - o) for o in others) if others else 0.25
         tol = max(3 * r["se"], gap / 2)
-        rows.append(C.claim(
-            f"beta_random_cnn_d{r['d']}",
-            f"random infinitely-wide CNN (NNGP) teacher, d = {r['d']}: beta = 3 / d_eff(L)",
-            "Sec. 5 (random-CNN teacher)", thv, r["beta"], f"+-{tol:.3g}",
-            C.within(r["beta"], thv, tol),
-            f"d_eff = {r['d_eff']}; spread {r['spread']:.3f}, SE {r['se']:.3f}, n in {r['fit_range']}"))
+        rows.append(
+            C.claim(
+                f"beta_random_cnn_d{r['d']}",
+                f"random infinitely-wide CNN (NNGP) teacher, d = {r['d']}: beta = 3 / d_eff(L)",
+                "Sec. 5 (random-CNN teacher)",
+                thv,
+                r["beta"],
+                f"+-{tol:.3g}",
+                C.within(r["beta"], thv, tol),
+                f"d_eff = {r['d_eff']}; spread {r['spread']:.3f}, SE {r['se']:.3f}, "
+                f"n in {r['fit_range']}",
+            )
+        )
     b = [r["beta"] for r in dims]
-    rows.append(C.claim(
-        "random_cnn_hard_in_high_d",
-        "the random-CNN teacher's beta falls with the input dimension (hard in high d)",
-        "Sec. 5, abstract", "decreasing in d", " > ".join(f"{v:.3f}" for v in b), "strict order",
-        all(x > y for x, y in zip(b, b[1:])), "d = " + ", ".join(str(r["d"]) for r in dims)))
+    rows.append(
+        C.claim(
+            "random_cnn_hard_in_high_d",
+            "the random-CNN teacher's beta falls with the input dimension (hard in high d)",
+            "Sec. 5, abstract",
+            "decreasing in d",
+            " > ".join(f"{v:.3f}" for v in b),
+            "strict order",
+            all(x > y for x, y in zip(b, b[1:], strict=False)),
+            "d = " + ", ".join(str(r["d"]) for r in dims),
+        )
+    )
     return rows
 
 
@@ -310,17 +377,31 @@ def plot(results: dict, out_dir) -> None:
     sizes = np.asarray(s["sizes"], float)
     with plotting.style():
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
-        for ax, st, title in ((axes[0], "hier", "hierarchical CNN NTK student"),
-                              (axes[1], "fc", "fully-connected NTK student")):
+        for ax, st, title in (
+            (axes[0], "hier", "hierarchical CNN NTK student"),
+            (axes[1], "fc", "fully-connected NTK student"),
+        ):
             for c, n in enumerate(m["teachers"]):
                 e = np.asarray(s["errors"][st][n])
                 mean = e.mean(0)
                 fit = m["fits"][st][n]
-                ax.errorbar(sizes, mean, yerr=e.std(0) / np.sqrt(len(e)), color=plotting.color(c),
-                            marker=plotting.MARKERS[c % len(plotting.MARKERS)], ms=4, capsize=2,
-                            label=f"{n}: $\\beta$ = {fit['beta']:.2f} (th. {m['theory'][st][n]:.2f})")
-                ax.plot(sizes, mean[-1] * (sizes / sizes[-1]) ** (-m["theory"][st][n]), ":",
-                        color=plotting.color(c), lw=1)
+                ax.errorbar(
+                    sizes,
+                    mean,
+                    yerr=e.std(0) / np.sqrt(len(e)),
+                    color=plotting.color(c),
+                    marker=plotting.MARKERS[c % len(plotting.MARKERS)],
+                    ms=4,
+                    capsize=2,
+                    label=f"{n}: $\\beta$ = {fit['beta']:.2f} (th. {m['theory'][st][n]:.2f})",
+                )
+                ax.plot(
+                    sizes,
+                    mean[-1] * (sizes / sizes[-1]) ** (-m["theory"][st][n]),
+                    ":",
+                    color=plotting.color(c),
+                    lw=1,
+                )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("training set size n")
@@ -330,11 +411,24 @@ def plot(results: dict, out_dir) -> None:
         ax = axes[2]
         dims = sorted(m["dim_fits"].items(), key=lambda kv: kv[1]["d"])
         ds = np.asarray([r["d"] for _, r in dims], float)
-        ax.errorbar(ds, [r["beta"] for _, r in dims], yerr=[r["spread"] for _, r in dims],
-                    marker="o", color=plotting.color(0), capsize=3,
-                    label="measured (bars: spread over seeds)")
+        ax.errorbar(
+            ds,
+            [r["beta"] for _, r in dims],
+            yerr=[r["spread"] for _, r in dims],
+            marker="o",
+            color=plotting.color(0),
+            capsize=3,
+            label="measured (bars: spread over seeds)",
+        )
         dd = np.geomspace(ds.min(), ds.max() * 4, 50)
-        ax.plot(dd, 3 / (dd / 2), "--", color="k", lw=1, label="theory $3 / d_{eff}(L)$, $d_{eff} = d/2$")
+        ax.plot(
+            dd,
+            3 / (dd / 2),
+            "--",
+            color="k",
+            lw=1,
+            label="theory $3 / d_{eff}(L)$, $d_{eff} = d/2$",
+        )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("input dimension d")

@@ -148,20 +148,23 @@ def _oracle(cfg):
     rows = []
     for i, f in enumerate(cfg.check_archs):
         d = _d(f)
-        x = ck.sample_product_of_spheres(jax.random.fold_in(_key(cfg, STREAM_NT), i),
-                                         cfg.check_n, d, f[0])
+        x = ck.sample_product_of_spheres(
+            jax.random.fold_in(_key(cfg, STREAM_NT), i), cfg.check_n, d, f[0]
+        )
         k, th = (np.asarray(a) for a in ck.cnn_kernels(x, x, f))
         kn, tn = _nt_kernels(x, f)
         off = ~np.eye(cfg.check_n, dtype=bool)
-        rows.append({
-            "filters": list(f),
-            "nngp_max_abs": float(np.max(np.abs(k - kn))),
-            "ntk_max_abs": float(np.max(np.abs(th - tn))),
-            "nngp_offdiag_max_abs": float(np.max(np.abs((k - kn)[off]))),
-            "ntk_offdiag_max_abs": float(np.max(np.abs((th - tn)[off]))),
-            "nngp_diag_err": float(np.max(np.abs(np.diag(k) - 1.0))),
-            "ntk_diag_err": float(np.max(np.abs(np.diag(th) - (len(f) + 1)))),
-        })
+        rows.append(
+            {
+                "filters": list(f),
+                "nngp_max_abs": float(np.max(np.abs(k - kn))),
+                "ntk_max_abs": float(np.max(np.abs(th - tn))),
+                "nngp_offdiag_max_abs": float(np.max(np.abs((k - kn)[off]))),
+                "ntk_offdiag_max_abs": float(np.max(np.abs((th - tn)[off]))),
+                "nngp_diag_err": float(np.max(np.abs(np.diag(k) - 1.0))),
+                "ntk_diag_err": float(np.max(np.abs(np.diag(th) - (len(f) + 1)))),
+            }
+        )
     return rows
 
 
@@ -183,7 +186,9 @@ def _width_study(cfg):
             @jax.jit
             def both(key, model=model):
                 params = model.init(key, x32)
-                return nets.empirical_ntk(model, params, x32), nets.empirical_nngp(model, params, x32)
+                return nets.empirical_ntk(model, params, x32), nets.empirical_nngp(
+                    model, params, x32
+                )
 
             e1, e2, e3 = [], [], []
             for s in range(cfg.width_seeds):
@@ -196,8 +201,11 @@ def _width_study(cfg):
             ntk_err.append(e1)
             nngp_err.append(e2)
             ntk_shape_err.append(e3)
-        out[name] = {"ntk_rel_err": ntk_err, "nngp_rel_err": nngp_err,
-                     "ntk_rescaled_rel_err": ntk_shape_err}
+        out[name] = {
+            "ntk_rel_err": ntk_err,
+            "nngp_rel_err": nngp_err,
+            "ntk_rescaled_rel_err": ntk_shape_err,
+        }
     return out
 
 
@@ -223,8 +231,10 @@ def _torus_study(cfg):
         for kind in KINDS:
             if n_patches <= 3:
                 coeff = S.torus_spectrum(f, n_grid, kind)
-                lam = {lv: coeff[tuple((S.diagonal_targets(f, lv, ks) % n_grid).T)]
-                       for lv in range(1, len(f) + 1)}
+                lam = {
+                    lv: coeff[tuple((S.diagonal_targets(f, lv, ks) % n_grid).T)]
+                    for lv in range(1, len(f) + 1)
+                }
                 scatter = None
                 if n_patches == 2:  # every eigenvalue by sector, for the scatter figure
                     idx = np.indices(coeff.shape).reshape(n_patches, -1).T
@@ -232,15 +242,24 @@ def _torus_study(cfg):
                     norm = np.linalg.norm(signed, axis=1)
                     keep = (norm > 0) & (norm <= min(kmax, 48))  # keeps results.json small
                     sectors = [S.sector_of(k, f) for k in signed[keep]]
-                    scatter = {"norm": norm[keep].tolist(), "value": coeff.reshape(-1)[keep].tolist(),
-                               "sector": sectors}
+                    scatter = {
+                        "norm": norm[keep].tolist(),
+                        "value": coeff.reshape(-1)[keep].tolist(),
+                        "sector": sectors,
+                    }
             else:
                 lam = {}
                 for lv in range(1, len(f) + 1):
                     lam[lv] = S.torus_eigenvalues_at(f, n_grid, kind, S.diagonal_targets(f, lv, ks))
                 scatter = None
-            row = {"filters": list(f), "kind": kind, "n_grid": n_grid, "k": ks.tolist(),
-                   "sectors": {}, "scatter": scatter}
+            row = {
+                "filters": list(f),
+                "kind": kind,
+                "n_grid": n_grid,
+                "k": ks.tolist(),
+                "sectors": {},
+                "scatter": scatter,
+            }
             for lv, vals in lam.items():
                 vals = np.asarray(vals)
                 fits = {}
@@ -250,8 +269,11 @@ def _torus_study(cfg):
                     kk, vv = ks[top], vals[top]
                     vanishing = bool(np.all(np.abs(vals[sel & (ks >= 3)]) < 1e-13))
                     slope = S.fit_power_law(kk, vv)[0] if not vanishing else float("nan")
-                    fits[parity] = {"exponent": -slope, "vanishing": vanishing,
-                                    "k_range": [int(kk.min()), int(kk.max())]}
+                    fits[parity] = {
+                        "exponent": -slope,
+                        "vanishing": vanishing,
+                        "k_range": [int(kk.min()), int(kk.max())],
+                    }
                 row["sectors"][str(lv)] = {
                     "values": vals.tolist(),
                     "theory": S.sector_exponent(kind, f, lv),
@@ -274,8 +296,9 @@ def _rank_study(cfg):
     archs = list(cfg.rank_archs)
     for i, f in enumerate(progress.bar(archs, desc="rank spectra")):
         d = _d(f)
-        x = ck.sample_product_of_spheres(jax.random.fold_in(_key(cfg, STREAM_RANK), i),
-                                         cfg.rank_n, d, f[0])
+        x = ck.sample_product_of_spheres(
+            jax.random.fold_in(_key(cfg, STREAM_RANK), i), cfg.rank_n, d, f[0]
+        )
         k, th = G.cnn_gram(x, x, f)
         lo, hi = _rank_window(cfg.rank_n)
         ranks = np.arange(1, cfg.rank_n + 1)
@@ -284,12 +307,19 @@ def _rank_study(cfg):
             del gram
             sel = (ranks >= lo) & (ranks <= hi)
             slope = -S.fit_power_law(ranks[sel], ev[sel])[0]
-            row = {"filters": list(f), "kind": kind, "slope": slope, "window": [lo, hi],
-                   "theory": S.rank_slope(kind, f),
-                   "theory_lower": S.rank_slope(kind, f, len(f) - 1) if len(f) > 1 else None,
-                   "eigenvalues": _thin(ev)}
+            row = {
+                "filters": list(f),
+                "kind": kind,
+                "slope": slope,
+                "window": [lo, hi],
+                "theory": S.rank_slope(kind, f),
+                "theory_lower": S.rank_slope(kind, f, len(f) - 1) if len(f) > 1 else None,
+                "eigenvalues": _thin(ev),
+            }
             if f[0] == 2 and math.prod(f[1:]) <= 4:
-                grid = {1: 1024, 2: 256, 3: 96}.get(math.prod(f[1:]), 48 if cfg.rank_n < 4096 else 64)
+                grid = {1: 1024, 2: 256, 3: 96}.get(
+                    math.prod(f[1:]), 48 if cfg.rank_n < 4096 else 64
+                )
                 exact = np.sort(S.torus_spectrum(f, grid, kind).reshape(-1))[::-1]
                 m = min(hi, exact.size)
                 rel = np.abs(ev[:m] - exact[:m]) / exact[:m]
@@ -299,8 +329,9 @@ def _rank_study(cfg):
         del k, th
     # fully-connected contrast on the deepest s = 2 architecture's inputs
     f = max((a for a in archs if a[0] == 2), key=len, default=archs[0])
-    x = ck.sample_product_of_spheres(jax.random.fold_in(_key(cfg, STREAM_RANK), 99),
-                                     cfg.rank_n, _d(f), f[0])
+    x = ck.sample_product_of_spheres(
+        jax.random.fold_in(_key(cfg, STREAM_RANK), 99), cfg.rank_n, _d(f), f[0]
+    )
     with jax.enable_x64(True):
         kf, tf = ck.fc_kernels(x, x, cfg.fc_depth)
     lo, hi = _rank_window(cfg.rank_n)
@@ -308,9 +339,17 @@ def _rank_study(cfg):
     for kind, gram in (("nngp", kf), ("ntk", tf)):
         ev = S.gram_spectrum(gram)
         sel = (ranks >= lo) & (ranks <= hi)
-        out.append({"filters": ["fc", cfg.fc_depth, _d(f)], "kind": kind,
-                    "slope": -S.fit_power_law(ranks[sel], ev[sel])[0], "window": [lo, hi],
-                    "theory": None, "theory_lower": None, "eigenvalues": _thin(ev)})
+        out.append(
+            {
+                "filters": ["fc", cfg.fc_depth, _d(f)],
+                "kind": kind,
+                "slope": -S.fit_power_law(ranks[sel], ev[sel])[0],
+                "window": [lo, hi],
+                "theory": None,
+                "theory_lower": None,
+                "eigenvalues": _thin(ev),
+            }
+        )
     return out
 
 
@@ -340,7 +379,9 @@ def _scale_study(cfg):
         t1 = time.perf_counter()
         ev = S.gram_spectrum(th)
         t2 = time.perf_counter()
-        rows.append({"n": n, "ntk_top_eigenvalue": float(ev[0]), "ntk_min_eigenvalue": float(ev[-1])})
+        rows.append(
+            {"n": n, "ntk_top_eigenvalue": float(ev[0]), "ntk_min_eigenvalue": float(ev[-1])}
+        )
         timing[f"gram_s_n{n}"] = t1 - t0
         timing[f"eigh_s_n{n}"] = t2 - t1
         del k, th, ev
@@ -349,6 +390,7 @@ def _scale_study(cfg):
     x = ck.sample_product_of_spheres(jax.random.fold_in(_key(cfg, STREAM_SCALE), 0), n, d, f[0])
     ours = jax.jit(lambda a: G.cnn_gram_reference(a, a, f))
     theirs = jax.jit(lambda a: ck.cnn_kernels(a, a, f))
+
     def best(fn):
         jax.block_until_ready(fn(x))
         ts = []
@@ -357,12 +399,17 @@ def _scale_study(cfg):
             jax.block_until_ready(fn(x))
             ts.append(time.perf_counter() - t)
         return min(ts)
+
     t_ours, t_theirs = best(ours), best(theirs)
     mem_ours = _peak_bytes(lambda a: G.cnn_gram_reference(a, a, f), x)
     mem_theirs = _peak_bytes(lambda a: ck.cnn_kernels(a, a, f), x)
     timing["compare_time_ratio_materialised_over_blocked"] = t_theirs / t_ours
-    compare = {"n": n, "bytes_blocked": mem_ours, "bytes_materialised": mem_theirs,
-               "memory_ratio": mem_theirs / mem_ours}
+    compare = {
+        "n": n,
+        "bytes_blocked": mem_ours,
+        "bytes_materialised": mem_theirs,
+        "memory_ratio": mem_theirs / mem_ours,
+    }
     return rows, compare, timing
 
 
@@ -384,10 +431,14 @@ def run(cfg: Config) -> dict:
     metrics = {
         "oracle": oracle,
         "width_slopes": slopes,
-        "width_largest": {name: {k: float(np.mean(v[k][-1])) for k in v} for name, v in width.items()},
+        "width_largest": {
+            name: {k: float(np.mean(v[k][-1])) for k in v} for name, v in width.items()
+        },
         "torus": [{kk: vv for kk, vv in r.items() if kk != "scatter"} for r in torus],
-        "rank": [{kk: vv for kk, vv in r.items() if kk not in ("eigenvalues", "exact_eigenvalues")}
-                 for r in rank],
+        "rank": [
+            {kk: vv for kk, vv in r.items() if kk not in ("eigenvalues", "exact_eigenvalues")}
+            for r in rank
+        ],
         "scale": scale,
         "largest_n": max(r["n"] for r in scale),
         "compare": compare,
@@ -395,11 +446,20 @@ def run(cfg: Config) -> dict:
     series = {
         "widths": list(cfg.widths),
         "width": width,
-        "torus_scatter": [{"filters": r["filters"], "kind": r["kind"], "scatter": r["scatter"]}
-                          for r in torus if r["scatter"] is not None],
-        "rank_eigenvalues": [{"filters": r["filters"], "kind": r["kind"],
-                              "eigenvalues": r["eigenvalues"],
-                              "exact": r.get("exact_eigenvalues")} for r in rank],
+        "torus_scatter": [
+            {"filters": r["filters"], "kind": r["kind"], "scatter": r["scatter"]}
+            for r in torus
+            if r["scatter"] is not None
+        ],
+        "rank_eigenvalues": [
+            {
+                "filters": r["filters"],
+                "kind": r["kind"],
+                "eigenvalues": r["eigenvalues"],
+                "exact": r.get("exact_eigenvalues"),
+            }
+            for r in rank
+        ],
     }
     timing["total_s"] = time.perf_counter() - t0
     return {"metrics": metrics, "series": series, "timing": timing}
@@ -416,14 +476,31 @@ def check_claims(results: dict) -> list[dict]:
     worst = max(max(r["nngp_max_abs"], r["ntk_max_abs"]) for r in m["oracle"])
     worst_off = max(max(r["nngp_offdiag_max_abs"], r["ntk_offdiag_max_abs"]) for r in m["oracle"])
     archs = ", ".join(str(tuple(r["filters"])) for r in m["oracle"])
-    rows.append(C.claim(
-        "kernel_equals_neural_tangents", "analytic NNGP and NTK = neural-tangents stax kernels",
-        "Sec. 2; App. A", 0.0, worst, f"max abs <= {tol:g}", worst <= tol,
-        f"filters {archs}; off-diagonal max {worst_off:.1e}"))
+    rows.append(
+        C.claim(
+            "kernel_equals_neural_tangents",
+            "analytic NNGP and NTK = neural-tangents stax kernels",
+            "Sec. 2; App. A",
+            0.0,
+            worst,
+            f"max abs <= {tol:g}",
+            worst <= tol,
+            f"filters {archs}; off-diagonal max {worst_off:.1e}",
+        )
+    )
     inv = max(max(r["nngp_diag_err"], r["ntk_diag_err"]) for r in m["oracle"])
-    rows.append(C.claim(
-        "kernel_invariants", "NNGP diagonal = 1, NTK diagonal = L + 1", "Sec. 2", 0.0, inv,
-        f"max abs <= {tol:g}", inv <= tol, f"filters {archs}"))
+    rows.append(
+        C.claim(
+            "kernel_invariants",
+            "NNGP diagonal = 1, NTK diagonal = L + 1",
+            "Sec. 2",
+            0.0,
+            inv,
+            f"max abs <= {tol:g}",
+            inv <= tol,
+            f"filters {archs}",
+        )
+    )
     # Finite width: fluctuations of a sum over `width` i.i.d. units -> slope -1/2. The competing
     # hypotheses are -1 (bias-dominated) and 0 (no convergence): gap 1/2, tolerance
     # max(3 bootstrap SE, gap / 2) = 0.25 unless the SE is larger.
@@ -431,22 +508,36 @@ def check_claims(results: dict) -> list[dict]:
         for which, kern in (("ntk_rel_err", "NTK"), ("nngp_rel_err", "NNGP")):
             s = m["width_slopes"][f"{name}_{which}"]
             tol_s = max(3 * s["se"], 0.25)
-            rows.append(C.claim(
-                f"finite_width_{name}_{kern.lower()}",
-                f"empirical {kern} of a finite {label} -> analytic {kern}, error ~ width^-1/2",
-                "Sec. 2 (kernel limit)", -0.5, s["slope"], f"+-{tol_s:.3g}",
-                C.within(s["slope"], -0.5, tol_s),
-                f"relative Frobenius error at the largest width "
-                f"{m['width_largest'][name][which]:.3g}; bootstrap SE {s['se']:.3f}"))
+            rows.append(
+                C.claim(
+                    f"finite_width_{name}_{kern.lower()}",
+                    f"empirical {kern} of a finite {label} -> analytic {kern}, error ~ width^-1/2",
+                    "Sec. 2 (kernel limit)",
+                    -0.5,
+                    s["slope"],
+                    f"+-{tol_s:.3g}",
+                    C.within(s["slope"], -0.5, tol_s),
+                    f"relative Frobenius error at the largest width "
+                    f"{m['width_largest'][name][which]:.3g}; bootstrap SE {s['se']:.3f}",
+                )
+            )
     nohe = m["width_largest"]["cnn_no_he"]
     he = m["width_largest"]["cnn"]
-    rows.append(C.claim(
-        "authors_nets_without_he_factor",
-        "the authors' finite nets (no sqrt 2 He factor) do not converge to their analytic NTK",
-        "network_functions.py vs kernel_functions.py", None, nohe["ntk_rel_err"], "—", None,
-        f"NTK rel. error at the largest width: {nohe['ntk_rel_err']:.3g} without vs "
-        f"{he['ntk_rel_err']:.3g} with the He factor; after the best rescaling "
-        f"{nohe['ntk_rescaled_rel_err']:.3g} (not just a scale: the layers are weighted differently)"))
+    rows.append(
+        C.claim(
+            "authors_nets_without_he_factor",
+            "the authors' finite nets (no sqrt 2 He factor) do not converge to their analytic NTK",
+            "network_functions.py vs kernel_functions.py",
+            None,
+            nohe["ntk_rel_err"],
+            "—",
+            None,
+            f"NTK rel. error at the largest width: {nohe['ntk_rel_err']:.3g} without vs "
+            f"{he['ntk_rel_err']:.3g} with the He factor; after the best rescaling "
+            f"{nohe['ntk_rescaled_rel_err']:.3g} (not just a scale: the layers are weighted "
+            "differently)",
+        )
+    )
     # Sector exponents (exact Fourier coefficients, no sampling noise). What the fit can be
     # confused with is a neighbouring sector's exponent (they differ by d_eff(l+1) - d_eff(l) >= 1
     # here) or the same sector with the other kernel's nu (differs by 2): tolerance = half the
@@ -455,53 +546,105 @@ def check_claims(results: dict) -> list[dict]:
         f = r["filters"]
         theories = {int(lv): s["theory"] for lv, s in r["sectors"].items()}
         for lv, s in r["sectors"].items():
-            others = [t for l2, t in theories.items() if l2 != int(lv)] + [s["theory"] + 2 * (
-                -1 if r["kind"] == "nngp" else 1)]
+            others = [t for l2, t in theories.items() if l2 != int(lv)] + [
+                s["theory"] + 2 * (-1 if r["kind"] == "nngp" else 1)
+            ]
             gap = min(abs(s["theory"] - t) for t in others)
             for parity, fit in s["fits"].items():
                 if fit["vanishing"]:
-                    rows.append(C.claim(
-                        f"sector_{r['kind']}_{'x'.join(map(str, f))}_l{lv}_{parity}",
-                        f"{r['kind'].upper()} filters {tuple(f)}: sector {lv}, {parity} degrees",
-                        "Sec. 3", s["theory"], None, "—", None, "eigenvalues vanish"))
+                    rows.append(
+                        C.claim(
+                            f"sector_{r['kind']}_{'x'.join(map(str, f))}_l{lv}_{parity}",
+                            f"{r['kind'].upper()} filters {tuple(f)}: sector {lv}, "
+                            f"{parity} degrees",
+                            "Sec. 3",
+                            s["theory"],
+                            None,
+                            "—",
+                            None,
+                            "eigenvalues vanish",
+                        )
+                    )
                     continue
-                rows.append(C.claim(
-                    f"sector_{r['kind']}_{'x'.join(map(str, f))}_l{lv}_{parity}",
-                    f"{r['kind'].upper()} filters {tuple(f)}: sector {lv} (d_eff = {s['d_eff']}) "
-                    f"eigenvalues ~ k^-(2 nu + d_eff), {parity} k",
-                    "Sec. 3 (eigenvalue asymptotics)", s["theory"], fit["exponent"],
-                    f"+-{gap / 2:.3g}", C.within(fit["exponent"], s["theory"], gap / 2),
-                    f"exact torus Fourier coefficients, grid {r['n_grid']}, diagonal direction, "
-                    f"fit k in {fit['k_range']}"))
+                rows.append(
+                    C.claim(
+                        f"sector_{r['kind']}_{'x'.join(map(str, f))}_l{lv}_{parity}",
+                        f"{r['kind'].upper()} filters {tuple(f)}: sector {lv} "
+                        f"(d_eff = {s['d_eff']}) "
+                        f"eigenvalues ~ k^-(2 nu + d_eff), {parity} k",
+                        "Sec. 3 (eigenvalue asymptotics)",
+                        s["theory"],
+                        fit["exponent"],
+                        f"+-{gap / 2:.3g}",
+                        C.within(fit["exponent"], s["theory"], gap / 2),
+                        f"exact torus Fourier coefficients, grid {r['n_grid']}, "
+                        "diagonal direction, "
+                        f"fit k in {fit['k_range']}",
+                    )
+                )
     # Rank-ordered slope: the alternative is the next-lower sector's slope (what the spectrum
     # would show if the top sector did not dominate): tolerance = half that gap.
     for r in m["rank"]:
         if r["theory"] is None:
-            rows.append(C.claim(
-                f"rank_slope_{r['kind']}_fc", f"fully-connected {r['kind'].upper()} (contrast), "
-                f"depth {r['filters'][1]}, d = {r['filters'][2]}", "Sec. 3 (contrast)", None,
-                r["slope"], "—", None, f"ranks {r['window']}"))
+            rows.append(
+                C.claim(
+                    f"rank_slope_{r['kind']}_fc",
+                    f"fully-connected {r['kind'].upper()} (contrast), "
+                    f"depth {r['filters'][1]}, d = {r['filters'][2]}",
+                    "Sec. 3 (contrast)",
+                    None,
+                    r["slope"],
+                    "—",
+                    None,
+                    f"ranks {r['window']}",
+                )
+            )
             continue
         gap = abs(r["theory"] - r["theory_lower"]) if r["theory_lower"] else 0.25
         f = r["filters"]
         ev = f"Gram eigenvalues / n, n = {results['config']['rank_n']}, ranks {r['window']}"
         if "gram_vs_exact_median_rel" in r:
-            ev += f"; median rel. deviation from the exact torus eigenvalues {r['gram_vs_exact_median_rel']:.2g}"
-        rows.append(C.claim(
-            f"rank_slope_{r['kind']}_{'x'.join(map(str, f))}",
-            f"{r['kind'].upper()} filters {tuple(f)}: rank-ordered eigenvalues ~ "
-            f"rho^-(1 + 2 nu / d_eff(L))", "Sec. 3", r["theory"], r["slope"], f"+-{gap / 2:.3g}",
-            C.within(r["slope"], r["theory"], gap / 2), ev))
+            dev = r["gram_vs_exact_median_rel"]
+            ev += f"; median rel. deviation from the exact torus eigenvalues {dev:.2g}"
+        rows.append(
+            C.claim(
+                f"rank_slope_{r['kind']}_{'x'.join(map(str, f))}",
+                f"{r['kind'].upper()} filters {tuple(f)}: rank-ordered eigenvalues ~ "
+                f"rho^-(1 + 2 nu / d_eff(L))",
+                "Sec. 3",
+                r["theory"],
+                r["slope"],
+                f"+-{gap / 2:.3g}",
+                C.within(r["slope"], r["theory"], gap / 2),
+                ev,
+            )
+        )
     cmp = m["compare"]
-    rows.append(C.claim(
-        "scale_largest_n", "largest n for Gram + eigendecomposition on this machine",
-        "authors' README: n = 8192 needs up to 200 GB", None, m["largest_n"], "—", None,
-        f"filters {tuple(results['config']['scale_arch'])}, float64, row-blocked Gram"))
-    rows.append(C.claim(
-        "scale_memory_ratio", "peak memory: materialised per-level arrays / row-blocked",
-        "authors' kernel_functions.py approach", None, cmp["memory_ratio"], "—", None,
-        f"n = {cmp['n']}: {cmp['bytes_materialised'] / 2**20:.0f} MiB vs "
-        f"{cmp['bytes_blocked'] / 2**20:.0f} MiB (XLA buffer assignment)"))
+    rows.append(
+        C.claim(
+            "scale_largest_n",
+            "largest n for Gram + eigendecomposition on this machine",
+            "authors' README: n = 8192 needs up to 200 GB",
+            None,
+            m["largest_n"],
+            "—",
+            None,
+            f"filters {tuple(results['config']['scale_arch'])}, float64, row-blocked Gram",
+        )
+    )
+    rows.append(
+        C.claim(
+            "scale_memory_ratio",
+            "peak memory: materialised per-level arrays / row-blocked",
+            "authors' kernel_functions.py approach",
+            None,
+            cmp["memory_ratio"],
+            "—",
+            None,
+            f"n = {cmp['n']}: {cmp['bytes_materialised'] / 2**20:.0f} MiB vs "
+            f"{cmp['bytes_blocked'] / 2**20:.0f} MiB (XLA buffer assignment)",
+        )
+    )
     return rows
 
 
@@ -528,21 +671,34 @@ def plot(results: dict, out_dir) -> None:
                     for parity, mk in (("even", "o"), ("odd", "^")):
                         sel = (ks % 2 == 0) if parity == "even" else (ks % 2 == 1)
                         ok = sel & (vals > 0)
-                        ax.loglog(ks[ok], vals[ok], mk, ms=3.5, color=plotting.color(c),
-                                  mfc="none" if parity == "odd" else None,
-                                  label=f"sector {lv} ({parity})")
+                        ax.loglog(
+                            ks[ok],
+                            vals[ok],
+                            mk,
+                            ms=3.5,
+                            color=plotting.color(c),
+                            mfc="none" if parity == "odd" else None,
+                            label=f"sector {lv} ({parity})",
+                        )
                     fit = sec["fits"]["even"]
                     k0 = fit["k_range"][0]
                     if np.any(ks == k0):  # guide line 2x above the data, slope = theory
                         kk = np.asarray([max(2.0, k0 / 4), ks.max()], float)
                         ref = 2 * vals[ks == k0][0]
-                        ax.loglog(kk, ref * (kk / k0) ** (-sec["theory"]), "--", lw=1,
-                                  color=plotting.color(c))
+                        ax.loglog(
+                            kk,
+                            ref * (kk / k0) ** (-sec["theory"]),
+                            "--",
+                            lw=1,
+                            color=plotting.color(c),
+                        )
                 ax.set_title(f"{kind.upper()}, filters {tuple(f)}")
                 ax.set_xlabel("degree k (diagonal direction)")
                 ax.set_ylabel("eigenvalue")
                 ax.legend(fontsize=7, ncol=1)
-        fig.suptitle("Exact sector spectra on the torus (markers); dashed: slope $-(2\\nu + d_{eff}(l))$")
+        fig.suptitle(
+            "Exact sector spectra on the torus (markers); dashed: slope $-(2\\nu + d_{eff}(l))$"
+        )
         fig.tight_layout()
         plotting.savefig(fig, out_dir, "sector_spectra")
 
@@ -556,8 +712,15 @@ def plot(results: dict, out_dir) -> None:
                 sec = np.asarray(r["scatter"]["sector"])
                 for lv in np.unique(sec):
                     ok = (sec == lv) & (v > 1e-16)
-                    ax.loglog(nrm[ok], v[ok], ".", ms=1.5, color=plotting.color(int(lv) - 1),
-                              label=f"sector {lv}", rasterized=True)
+                    ax.loglog(
+                        nrm[ok],
+                        v[ok],
+                        ".",
+                        ms=1.5,
+                        color=plotting.color(int(lv) - 1),
+                        label=f"sector {lv}",
+                        rasterized=True,
+                    )
                 ax.set_title(f"{r['kind'].upper()} {tuple(r['filters'])}", fontsize=9)
                 ax.set_xlabel("|k|")
                 ax.legend(fontsize=7, markerscale=5)
@@ -575,10 +738,19 @@ def plot(results: dict, out_dir) -> None:
                 if r["kind"] != kind:
                     continue
                 ev = np.asarray(r["eigenvalues"])
-                lab = ("FC depth %d" % r["filters"][1]) if r["filters"][0] == "fc" else f"{tuple(r['filters'])}"
-                ax.loglog(ev[:, 0], ev[:, 1], "-", color=plotting.color(c),
-                          label=f"{lab}: slope {met['slope']:.2f}" + (
-                              f" (th. {met['theory']:.2f})" if met["theory"] else ""))
+                lab = (
+                    f"FC depth {r['filters'][1]}"
+                    if r["filters"][0] == "fc"
+                    else f"{tuple(r['filters'])}"
+                )
+                ax.loglog(
+                    ev[:, 0],
+                    ev[:, 1],
+                    "-",
+                    color=plotting.color(c),
+                    label=f"{lab}: slope {met['slope']:.2f}"
+                    + (f" (th. {met['theory']:.2f})" if met["theory"] else ""),
+                )
                 if r["exact"]:
                     ex = np.asarray(r["exact"])
                     ax.loglog(ex[:, 0], ex[:, 1], ":", color=plotting.color(c), lw=1)
@@ -586,8 +758,13 @@ def plot(results: dict, out_dir) -> None:
                     lo, hi = met["window"]
                     rr = np.asarray([lo, hi], float)
                     y0 = np.interp(np.log(lo), np.log(ev[:, 0]), np.log(ev[:, 1]))
-                    ax.loglog(rr, np.exp(y0) * 1.8 * (rr / lo) ** (-met["theory"]), "--",
-                              color=plotting.color(c), lw=1)
+                    ax.loglog(
+                        rr,
+                        np.exp(y0) * 1.8 * (rr / lo) ** (-met["theory"]),
+                        "--",
+                        color=plotting.color(c),
+                        lw=1,
+                    )
                 c += 1
             ax.set_title(f"{kind.upper()}: Gram eigenvalues / n (dotted: exact torus)")
             ax.set_xlabel("rank")
@@ -600,16 +777,30 @@ def plot(results: dict, out_dir) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         w = np.asarray(s["widths"], float)
         for ax, which, kern in ((axes[0], "ntk_rel_err", "NTK"), (axes[1], "nngp_rel_err", "NNGP")):
-            for c, (name, lab) in enumerate((("cnn", "CNN"), ("lcn", "LCN"),
-                                             ("cnn_no_he", "CNN, no He factor (authors' nets)"))):
+            for c, (name, lab) in enumerate(
+                (("cnn", "CNN"), ("lcn", "LCN"), ("cnn_no_he", "CNN, no He factor (authors' nets)"))
+            ):
                 e = np.asarray(s["width"][name][which])
-                ax.errorbar(w, e.mean(1), yerr=e.std(1) / np.sqrt(e.shape[1]),
-                            marker=plotting.MARKERS[c], color=plotting.color(c), label=lab,
-                            capsize=2)
+                ax.errorbar(
+                    w,
+                    e.mean(1),
+                    yerr=e.std(1) / np.sqrt(e.shape[1]),
+                    marker=plotting.MARKERS[c],
+                    color=plotting.color(c),
+                    label=lab,
+                    capsize=2,
+                )
             if which == "ntk_rel_err":
                 e = np.asarray(s["width"]["cnn_no_he"]["ntk_rescaled_rel_err"])
-                ax.plot(w, e.mean(1), ":", marker=plotting.MARKERS[2], color=plotting.color(2),
-                        mfc="none", label="no He factor, after the best rescaling")
+                ax.plot(
+                    w,
+                    e.mean(1),
+                    ":",
+                    marker=plotting.MARKERS[2],
+                    color=plotting.color(2),
+                    mfc="none",
+                    label="no He factor, after the best rescaling",
+                )
             e0 = np.asarray(s["width"]["cnn"][which]).mean(1)[0]
             ax.plot(w, e0 * (w / w[0]) ** -0.5, "k--", lw=1, label="width$^{-1/2}$")
             ax.set_xscale("log")

@@ -21,7 +21,6 @@ experiments check them once with theory.cnn_kernels.check_unit_patches).
 from __future__ import annotations
 
 import functools
-import math
 import os
 
 import jax
@@ -46,8 +45,9 @@ def gram_bytes(n: int, m: int, *, itemsize: int = 8, n_out: int = 2) -> int:
     return n * m * itemsize * n_out
 
 
-def check_memory(n: int, m: int, *, itemsize: int = 8, n_out: int = 2, extra: int = 1,
-                 fraction: float = 0.6) -> None:
+def check_memory(
+    n: int, m: int, *, itemsize: int = 8, n_out: int = 2, extra: int = 1, fraction: float = 0.6
+) -> None:
     """Raise MemoryError (one line) if n x m outputs (+ `extra` same-size work arrays) would not
     fit in `fraction` of this host's memory. Called before anything is allocated."""
     need = gram_bytes(n, m, itemsize=itemsize, n_out=n_out + extra)
@@ -55,8 +55,8 @@ def check_memory(n: int, m: int, *, itemsize: int = 8, n_out: int = 2, extra: in
     if need > have:
         raise MemoryError(
             f"an {n} x {m} Gram computation needs ~{need / 2**30:.1f} GiB "
-            f"({n_out + extra} arrays of {itemsize}-byte entries); {have / 2**30:.1f} GiB available "
-            f"({fraction:.0%} of this host's memory): lower n"
+            f"({n_out + extra} arrays of {itemsize}-byte entries); "
+            f"{have / 2**30:.1f} GiB available ({fraction:.0%} of this host's memory): lower n"
         )
 
 
@@ -78,24 +78,24 @@ def _reference_blocked(x, y, filters, block_rows):
 def cnn_gram_reference(x, y, filters, *, block_rows: int = 256):
     """(NNGP, NTK), each (n, m), via row blocks; rows of x sharded over jax.devices()."""
     filters = ck.check_filters(x.shape[-1], filters)
-    devices = jax.devices()
-    if len(devices) > 1 and x.shape[0] >= len(devices):
-        return _sharded_reference(x, y, filters, block_rows)
-    return _reference_blocked(x, y, filters, min(block_rows, max(x.shape[0], 1)))
+    br = min(block_rows, max(x.shape[0], 1))
+    return _over_devices(lambda xs, ys: _reference_blocked(xs, ys, filters, br), x, y)
 
 
-def _sharded_reference(x, y, filters, block_rows):
+def _over_devices(fn, x, y):
+    """fn(x_rows, y) on each device's share of the rows of x (a 1-D mesh over jax.devices()),
+    rows padded with a valid input to a multiple of the device count; fn itself on one device."""
     devices = jax.devices()
     nd = len(devices)
     n = x.shape[0]
+    if nd == 1 or n < nd:
+        return fn(x, y)
     per = -(-n // nd)
-    br = min(block_rows, per)
-    per = -(-per // br) * br
-    xp = jnp.pad(x, ((0, per * nd - n), (0, 0)), constant_values=1.0)
+    xp = jnp.pad(x, ((0, per * nd - n), (0, 0)), constant_values=1.0)  # cut off below
     mesh = jax.sharding.Mesh(devices, ("rows",))
     xp = jax.device_put(xp, NamedSharding(mesh, PartitionSpec("rows")))
     f = jax.shard_map(
-        lambda xs, ys: _reference_blocked(xs, ys, filters, br),
+        fn,
         mesh=mesh,
         in_specs=(PartitionSpec("rows"), PartitionSpec()),
         out_specs=(PartitionSpec("rows"), PartitionSpec("rows")),
@@ -106,18 +106,17 @@ def _sharded_reference(x, y, filters, block_rows):
 
 
 # ------------------------------------------------------------------------------- Pallas
-def _gram_tile_kernel(x_ref, y_ref, k_ref, t_ref, *, filters):
+def _gram_tile_kernel(xt_ref, yt_ref, k_ref, t_ref, *, filters, d):
+    # Inputs arrive transposed, (d_pad, block): row j of a ref is coordinate j of every point in
+    # the block, a contiguous vector, so the patch cosines are outer products of loaded rows
+    # (s_1 = 2..5: a K = s_1 matmul would waste the MXU / tensor cores, outer products do not).
     s1 = filters[0]
-    d = x_ref.shape[1]
-    x = x_ref[...]
-    y = y_ref[...]
-    # First-level patch cosines: d multiply-adds per tile entry (s_1 is 2..5: a K=s_1 matmul
-    # would waste the MXU / tensor cores, outer products do not).
     cos = []
     for p in range(d // s1):
-        c = x[:, p * s1][:, None] * y[:, p * s1][None, :]
-        for j in range(1, s1):
-            c = c + x[:, p * s1 + j][:, None] * y[:, p * s1 + j][None, :]
+        c = None
+        for j in range(p * s1, (p + 1) * s1):
+            term = xt_ref[j, :][:, None] * yt_ref[j, :][None, :]
+            c = term if c is None else c + term
         cos.append(c)
     k, th = cos, cos
     for s in filters[1:]:
@@ -134,39 +133,48 @@ def _round_up(a: int, b: int) -> int:
     return -(-a // b) * b
 
 
+def _pow2(a: int) -> int:
+    return 1 << max(0, (a - 1).bit_length())
+
+
 @functools.partial(jax.jit, static_argnames=("filters", "block_m", "block_n", "interpret"))
 def _pallas(x, y, filters, block_m, block_n, interpret):
     n, d = x.shape
     m = y.shape[0]
     npad, mpad = _round_up(n, block_m), _round_up(m, block_n)
-    # Pad with unit patches (a valid input) so padded entries never produce NaN.
-    xp = jnp.pad(x, ((0, npad - n), (0, 0)), constant_values=1.0)
-    yp = jnp.pad(y, ((0, mpad - m), (0, 0)), constant_values=1.0)
+    dpad = _pow2(d)  # GPU (Triton) blocks need power-of-two sides; padded coordinates are 0
+    # Padded points (cut off below) hold ones; the arc-cosines clip their cosines to [-1, 1], so
+    # they never produce NaN.
+    xt = jnp.pad(x, ((0, npad - n), (0, 0)), constant_values=1.0)
+    yt = jnp.pad(y, ((0, mpad - m), (0, 0)), constant_values=1.0)
+    xt = jnp.pad(xt, ((0, 0), (0, dpad - d))).T
+    yt = jnp.pad(yt, ((0, 0), (0, dpad - d))).T
     shape = jax.ShapeDtypeStruct((npad, mpad), x.dtype)
     k, th = pl.pallas_call(
-        functools.partial(_gram_tile_kernel, filters=filters),
+        functools.partial(_gram_tile_kernel, filters=filters, d=d),
         out_shape=(shape, shape),
         grid=(npad // block_m, mpad // block_n),
         in_specs=[
-            pl.BlockSpec((block_m, d), lambda i, j: (i, 0)),
-            pl.BlockSpec((block_n, d), lambda i, j: (j, 0)),
+            pl.BlockSpec((dpad, block_m), lambda i, j: (0, i)),
+            pl.BlockSpec((dpad, block_n), lambda i, j: (0, j)),
         ],
         out_specs=(
             pl.BlockSpec((block_m, block_n), lambda i, j: (i, j)),
             pl.BlockSpec((block_m, block_n), lambda i, j: (i, j)),
         ),
         interpret=interpret,
-    )(xp, yp)
+    )(xt, yt)
     return k[:n, :m], th[:n, :m]
 
 
-def cnn_gram_pallas(x, y, filters, *, block_m: int = 64, block_n: int = 64,
-                    interpret: bool = False):
+def cnn_gram_pallas(
+    x, y, filters, *, block_m: int = 64, block_n: int = 64, interpret: bool = False
+):
     """Fused Gram tiles; see the module docstring. Returns (NNGP, NTK), each (n, m)."""
     filters = ck.check_filters(x.shape[-1], filters)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y differ in input length: {x.shape} vs {y.shape}")
-    return _pallas(x, y, filters, block_m, block_n, interpret)
+    return _over_devices(lambda xs, ys: _pallas(xs, ys, filters, block_m, block_n, interpret), x, y)
 
 
 # ------------------------------------------------------------------------------- dispatcher
@@ -186,4 +194,3 @@ def cnn_gram(x, y, filters, *, implementation: str | None = None, block_rows: in
     if choice.implementation == "reference":
         return cnn_gram_reference(x, y, filters, block_rows=block_rows)
     return cnn_gram_pallas(x, y, filters, interpret=choice.interpret)
-

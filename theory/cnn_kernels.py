@@ -13,8 +13,8 @@ product-of-spheres input measure), so layer 1 gives the raw patch cosine t_i = x
 
 With kappa_1, kappa_0 the normalised arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009),
 
-    K_1 = t_i,                               Theta_1 = t_i                      (each patch)
-    K_{l+1} = mean_{children} kappa_1(K_l),  Theta_{l+1} = mean (kappa_1(K_l) + kappa_0(K_l) Theta_l)
+    K_1 = t_i,                        Theta_1 = t_i                            (each patch)
+    K_{l+1} = mean kappa_1(K_l),      Theta_{l+1} = mean (kappa_1(K_l) + kappa_0(K_l) Theta_l)
 
 for l = 1..L-1 (children: the s_{l+1} level-l nodes under one level-(l+1) node), and the readout
 applies the same step once more, averaging over the d / prod(s) top positions. Invariants: the

@@ -78,11 +78,14 @@ def rank_slope(kind: str, filters, level: int | None = None) -> float:
     return 1.0 + 2 * _nu(kind) / d_eff(filters, level)
 
 
-def learning_curve_exponent(teacher_kind: str, d_teacher: int, student_kind: str,
-                            d_student: int) -> float:
+def learning_curve_exponent(
+    teacher_kind: str, d_teacher: int, student_kind: str, d_student: int
+) -> float:
     """beta of eps(n) ~ n^{-beta}: 2 nu_T (2 nu_S + d_S) / (d_S (2 nu_S + d_T)) (module doc)."""
     if d_teacher > d_student:
-        raise ValueError(f"teacher sector d_T = {d_teacher} exceeds the student's d_S = {d_student}")
+        raise ValueError(
+            f"teacher sector d_T = {d_teacher} exceeds the student's d_S = {d_student}"
+        )
     nt, ns = _nu(teacher_kind), _nu(student_kind)
     return 2 * nt * (2 * ns + d_student) / (d_student * (2 * ns + d_teacher))
 

@@ -21,8 +21,9 @@ from experiments._lib.config import override
         (sp, "width_arch=1,2", "s_1 >= 2"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, module, setting,
-                                                         message):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    capsys, tmp_path, module, setting, message
+):
     out = tmp_path / "out"
     assert module.main(["--set", setting, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _numpy_kernels(x, y, filters):
     """Entry by entry, recursion over the tree as nested Python calls (float64)."""
+
     def k0(t):
         return 1 - np.arccos(np.clip(t, -1, 1)) / np.pi
 
@@ -34,9 +35,8 @@ def _numpy_kernels(x, y, filters):
             return c, c
         s = filters[level - 1]
         w = len(a) // s
-        outs = [node(a[i * w:(i + 1) * w], b[i * w:(i + 1) * w], level - 1) for i in range(s)]
-        return (np.mean([k1(k) for k, _ in outs]),
-                np.mean([k1(k) + k0(k) * t for k, t in outs]))
+        outs = [node(a[i * w : (i + 1) * w], b[i * w : (i + 1) * w], level - 1) for i in range(s)]
+        return (np.mean([k1(k) for k, _ in outs]), np.mean([k1(k) + k0(k) * t for k, t in outs]))
 
     L = len(filters)
     rf = math.prod(filters)
@@ -44,8 +44,10 @@ def _numpy_kernels(x, y, filters):
     T = np.zeros((len(x), len(y)))
     for i, a in enumerate(x):
         for j, b in enumerate(y):
-            tops = [node(a[p * rf:(p + 1) * rf], b[p * rf:(p + 1) * rf], L)
-                    for p in range(len(a) // rf)]
+            tops = [
+                node(a[p * rf : (p + 1) * rf], b[p * rf : (p + 1) * rf], L)
+                for p in range(len(a) // rf)
+            ]
             K[i, j] = np.mean([k1(k) for k, _ in tops])
             T[i, j] = np.mean([k1(k) + k0(k) * t for k, t in tops])
     return K, T
@@ -78,8 +80,14 @@ def test_float32_pallas_within_float32_error():
         x = ck.sample_product_of_spheres(jax.random.key(0), 20, 8, 2)
         y = ck.sample_product_of_spheres(jax.random.key(1), 12, 8, 2)
         want = ck.cnn_kernels(x, y, f)
-    k, t = G.cnn_gram_pallas(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), f,
-                             block_m=8, block_n=8, interpret=True)
+    k, t = G.cnn_gram_pallas(
+        jnp.asarray(x, jnp.float32),
+        jnp.asarray(y, jnp.float32),
+        f,
+        block_m=8,
+        block_n=8,
+        interpret=True,
+    )
     assert k.dtype == jnp.float32
     np.testing.assert_allclose(k, want[0], atol=1e-4 * 4)
     np.testing.assert_allclose(t, want[1], atol=1e-4 * 4)
@@ -98,19 +106,23 @@ def test_dispatcher_checks_before_allocating(x64):
 
 
 def test_rows_sharded_over_four_devices_give_the_same_gram():
+    """Both paths shard the rows of x over 4 simulated devices (37 rows: padded to 40)."""
     code = (
         "import jax, numpy as np; jax.config.update('jax_enable_x64', True);"
         "from theory import cnn_kernels as ck; from kernels import cnn_gram as G;"
         "assert len(jax.devices()) == 4;"
         "x = ck.sample_product_of_spheres(jax.random.key(0), 37, 8, 2);"
         "y = ck.sample_product_of_spheres(jax.random.key(1), 11, 8, 2);"
-        "k, t = G.cnn_gram_reference(x, y, (2, 2, 2), block_rows=4);"
         "k0, t0 = ck.cnn_kernels(x, y, (2, 2, 2));"
-        "print(float(np.abs(k - k0).max()), float(np.abs(t - t0).max()))"
+        "k, t = G.cnn_gram_reference(x, y, (2, 2, 2), block_rows=4);"
+        "kp, tp = G.cnn_gram_pallas(x, y, (2, 2, 2), block_m=8, block_n=8, interpret=True);"
+        "print(max(float(np.abs(a - b).max()) for a, b in ((k, k0), (kp, k0))),"
+        "      max(float(np.abs(a - b).max()) for a, b in ((t, t0), (tp, t0))))"
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
     dk, dt = map(float, out.stdout.split())
     assert dk < 1e-13 and dt < 1e-12
 

@@ -55,8 +55,10 @@ def test_arc_cosines_match_monte_carlo(x64):
     z = jax.random.normal(jax.random.key(0), (2, n), jnp.float64)
     for t in (-0.9, -0.3, 0.0, 0.5, 0.95):
         u, v = z[0], t * z[0] + math.sqrt(1 - t * t) * z[1]
-        for fn, samp in ((ck.kappa1, 2 * jax.nn.relu(u) * jax.nn.relu(v)),
-                         (ck.kappa0, 2.0 * (u > 0) * (v > 0))):
+        for fn, samp in (
+            (ck.kappa1, 2 * jax.nn.relu(u) * jax.nn.relu(v)),
+            (ck.kappa0, 2.0 * (u > 0) * (v > 0)),
+        ):
             se = float(jnp.std(samp)) / math.sqrt(n)
             assert abs(float(jnp.mean(samp)) - float(fn(t))) < 5 * se + 1e-12
 
@@ -124,8 +126,12 @@ def test_finite_width_kernels_converge_like_inverse_sqrt_width(shared):
         e_t, e_k = [], []
         for s in range(4):
             p = m.init(jax.random.key(100 * w + s), x32)
-            e_t.append(np.linalg.norm(np.asarray(nets.empirical_ntk(m, p, x32)) - t) / np.linalg.norm(t))
-            e_k.append(np.linalg.norm(np.asarray(nets.empirical_nngp(m, p, x32)) - k) / np.linalg.norm(k))
+            e_t.append(
+                np.linalg.norm(np.asarray(nets.empirical_ntk(m, p, x32)) - t) / np.linalg.norm(t)
+            )
+            e_k.append(
+                np.linalg.norm(np.asarray(nets.empirical_nngp(m, p, x32)) - k) / np.linalg.norm(k)
+            )
         errs["ntk"].append(np.mean(e_t))
         errs["nngp"].append(np.mean(e_k))
     for name, e in errs.items():

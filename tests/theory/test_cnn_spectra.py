@@ -34,7 +34,7 @@ def test_learning_curve_exponent_limits():
     assert S.learning_curve_exponent("ntk", 2, "ntk", 10**9) == pytest.approx(1 / 3, rel=1e-6)
     # more local = faster
     b = [S.learning_curve_exponent("ntk", dt, "ntk", 8) for dt in (1, 2, 4, 8)]
-    assert all(x > y for x, y in zip(b, b[1:]))
+    assert all(x > y for x, y in zip(b, b[1:], strict=False))
     with pytest.raises(ValueError, match="exceeds"):
         S.learning_curve_exponent("ntk", 9, "ntk", 8)
 
@@ -76,8 +76,9 @@ def test_slab_evaluation_equals_full_fft():
     full = S.torus_spectrum(f, 16, "nngp")
     tg = np.concatenate([S.diagonal_targets(f, lv, [1, 2, 5]) for lv in (1, 2, 3)])
     tg = np.concatenate([tg, [[1, -2, 3, 0]]])
-    np.testing.assert_allclose(S.torus_eigenvalues_at(f, 16, "nngp", tg),
-                               full[tuple((tg % 16).T)], atol=1e-15)
+    np.testing.assert_allclose(
+        S.torus_eigenvalues_at(f, 16, "nngp", tg), full[tuple((tg % 16).T)], atol=1e-15
+    )
 
 
 def test_sector_decay_exponents_on_the_torus():
