@@ -63,12 +63,12 @@ class Config:
     check_n: int = 12
     # 2. finite width
     width_arch: tuple[int, ...] = (2, 2, 2)
-    widths: tuple[int, ...] = (16, 64, 256, 1024)
+    widths: tuple[int, ...] = (16, 64, 256)
     width_seeds: int = 3
     width_n: int = 8
     # 3. exact torus spectra: (filters, grid points per angle)
     torus: tuple[tuple[int, ...], ...] = ((2, 2), (2, 3), (2, 2, 2))
-    torus_grid: tuple[int, ...] = (512, 96, 40)
+    torus_grid: tuple[int, ...] = (256, 64, 32)
     # 4. rank-ordered Gram spectra
     rank_archs: tuple[tuple[int, ...], ...] = ((2, 2, 2), (2, 2, 2, 2), (3, 3), (3, 3, 3))
     rank_n: int = 1024
@@ -179,7 +179,7 @@ def _width_study(cfg):
     out = {}
     variants = {"cnn": (True, True), "lcn": (False, True), "cnn_no_he": (True, False)}
     for name, (shared, he) in variants.items():
-        ntk_err, nngp_err, ntk_shape_err = [], [], []
+        ntk_err, nngp_err, ntk_shape_err, scale = [], [], [], []
         for w in progress.bar(cfg.widths, desc=f"width {name}"):
             model = nets.HierarchicalNet(filters=f, width=w, shared=shared, he_factor=he)
 
@@ -190,7 +190,7 @@ def _width_study(cfg):
                     model, params, x32
                 )
 
-            e1, e2, e3 = [], [], []
+            e1, e2, e3, e4 = [], [], [], []
             for s in range(cfg.width_seeds):
                 key = jax.random.fold_in(jax.random.fold_in(_key(cfg, STREAM_WIDTH), w), s)
                 ent, eng = (np.asarray(a, np.float64) for a in both(key))
@@ -198,13 +198,16 @@ def _width_study(cfg):
                 e2.append(np.linalg.norm(eng - k) / np.linalg.norm(k))
                 c = np.sum(ent * th) / np.sum(ent * ent)  # best rescaling: is it only a scale?
                 e3.append(np.linalg.norm(c * ent - th) / np.linalg.norm(th))
+                e4.append(c)
             ntk_err.append(e1)
             nngp_err.append(e2)
             ntk_shape_err.append(e3)
+            scale.append(e4)
         out[name] = {
             "ntk_rel_err": ntk_err,
             "nngp_rel_err": nngp_err,
             "ntk_rescaled_rel_err": ntk_shape_err,
+            "ntk_best_scale": scale,
         }
     return out
 
@@ -404,6 +407,9 @@ def _scale_study(cfg):
     mem_ours = _peak_bytes(lambda a: G.cnn_gram_reference(a, a, f), x)
     mem_theirs = _peak_bytes(lambda a: ck.cnn_kernels(a, a, f), x)
     timing["compare_time_ratio_materialised_over_blocked"] = t_theirs / t_ours
+    if jax.default_backend() != "cpu":  # the compiled Pallas tile kernel against the XLA path
+        pallas = jax.jit(lambda a: G.cnn_gram_pallas(a, a, f))
+        timing["compare_time_ratio_xla_blocked_over_pallas"] = t_ours / best(pallas)
     compare = {
         "n": n,
         "bytes_blocked": mem_ours,
@@ -425,12 +431,13 @@ def run(cfg: Config) -> dict:
         scale, compare, timing = _scale_study(cfg)
     slopes = {}
     for name, v in width.items():
-        for which in ("ntk_rel_err", "nngp_rel_err"):
+        for which in ("ntk_rel_err", "nngp_rel_err", "ntk_rescaled_rel_err"):
             s, se = _slope_with_se(cfg.widths, v[which], seed=cfg.seed)
             slopes[f"{name}_{which}"] = {"slope": s, "se": se}
     metrics = {
         "oracle": oracle,
         "width_slopes": slopes,
+        "width_scale": {name: v["ntk_best_scale"][-1] for name, v in width.items()},
         "width_largest": {
             name: {k: float(np.mean(v[k][-1])) for k in v} for name, v in width.items()
         },
@@ -523,19 +530,32 @@ def check_claims(results: dict) -> list[dict]:
             )
     nohe = m["width_largest"]["cnn_no_he"]
     he = m["width_largest"]["cnn"]
+    # The authors' nets omit the sqrt(2) He factor. With identical weights a ReLU net is
+    # positively homogeneous, so their output is 2^(-L/2) times ours and their empirical NTK
+    # exactly 2^-L times ours: the analytic NTK is matched up to that factor (immaterial for
+    # ridgeless regression; a learning-rate rescaling for gradient descent). Measured: the best
+    # rescaling c of their empirical NTK onto the analytic one at the largest width, against 2^L.
+    # Tolerance: 3 SE over seeds, or the O(1/width) bias of a ratio estimator (2^L x 4 / width),
+    # whichever is larger.
+    L = len(results["config"]["width_arch"])
+    scales = np.asarray(m["width_scale"]["cnn_no_he"])
+    c_mean, c_se = float(scales.mean()), float(scales.std() / np.sqrt(scales.size))
+    w_max = results["config"]["widths"][-1]
+    tol_c = max(3 * c_se, 2**L * 4 / w_max)
+    resc = m["width_slopes"]["cnn_no_he_ntk_rescaled_rel_err"]
     rows.append(
         C.claim(
-            "authors_nets_without_he_factor",
-            "the authors' finite nets (no sqrt 2 He factor) do not converge to their analytic NTK",
+            "authors_nets_ntk_scale",
+            "the authors' finite nets (no sqrt 2 He factor) give the analytic NTK times 2^-L",
             "network_functions.py vs kernel_functions.py",
-            None,
-            nohe["ntk_rel_err"],
-            "—",
-            None,
-            f"NTK rel. error at the largest width: {nohe['ntk_rel_err']:.3g} without vs "
-            f"{he['ntk_rel_err']:.3g} with the He factor; after the best rescaling "
-            f"{nohe['ntk_rescaled_rel_err']:.3g} (not just a scale: the layers are weighted "
-            "differently)",
+            2.0**L,
+            c_mean,
+            f"+-{tol_c:.3g}",
+            C.within(c_mean, 2.0**L, tol_c),
+            f"best rescaling at width {w_max}; unscaled rel. error {nohe['ntk_rel_err']:.3g} vs "
+            f"{he['ntk_rel_err']:.3g} with the factor; after rescaling "
+            f"{nohe['ntk_rescaled_rel_err']:.3g}, "
+            f"falling like width^{resc['slope']:.2f}",
         )
     )
     # Sector exponents (exact Fourier coefficients, no sampling noise). What the fit can be

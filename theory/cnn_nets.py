@@ -7,9 +7,10 @@ layer after a ReLU, first layer scaled so that it gives the raw patch cosine, Fl
 readout. `shared=True` is a CNN (one filter per layer), `shared=False` a locally connected net (a
 filter per position); both have the same infinite-width kernels.
 
-The authors' finite nets (network_functions.py, LocNet1dNT) omit the sqrt(2) He factor, so each
-layer halves the variance and their empirical NTK weighs the layers differently from the analytic
-NTK of kernel_functions.py; `he_factor=False` reproduces that for comparison.
+The authors' finite nets (network_functions.py, LocNet1dNT) omit the sqrt(2) He factor. ReLU is
+positively homogeneous, so with the same weights their output is 2^(-L/2) times ours and their
+empirical NTK exactly 2^-L times ours: they match the analytic NTK of kernel_functions.py up to
+that overall factor, not exactly. `he_factor=False` reproduces them.
 
 Estimators: `empirical_ntk` (J J^T over all parameters) and `empirical_nngp` (the readout
 features' Gram, which converges to the NNGP); both fluctuate like width^{-1/2}.
