@@ -798,7 +798,11 @@ def plot(results: dict, out_dir) -> None:
         w = np.asarray(s["widths"], float)
         for ax, which, kern in ((axes[0], "ntk_rel_err", "NTK"), (axes[1], "nngp_rel_err", "NNGP")):
             for c, (name, lab) in enumerate(
-                (("cnn", "CNN"), ("lcn", "LCN"), ("cnn_no_he", "CNN, no He factor (authors' nets)"))
+                (
+                    ("cnn", "CNN"),
+                    ("lcn", "LCN"),
+                    ("cnn_no_he", "no He factor (authors' nets), unscaled"),
+                )
             ):
                 e = np.asarray(s["width"][name][which])
                 ax.errorbar(

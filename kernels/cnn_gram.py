@@ -118,15 +118,9 @@ def _gram_tile_kernel(xt_ref, yt_ref, k_ref, t_ref, *, filters, d):
             term = xt_ref[j, :][:, None] * yt_ref[j, :][None, :]
             c = term if c is None else c + term
         cos.append(c)
-    k, th = cos, cos
-    for s in filters[1:]:
-        steps = [ck.relu_step(a, b) for a, b in zip(k, th, strict=True)]
-        k = [sum(st[0] for st in steps[g : g + s]) / s for g in range(0, len(steps), s)]
-        th = [sum(st[1] for st in steps[g : g + s]) / s for g in range(0, len(steps), s)]
-    steps = [ck.relu_step(a, b) for a, b in zip(k, th, strict=True)]
-    top = len(steps)
-    k_ref[...] = (sum(st[0] for st in steps) / top).astype(k_ref.dtype)
-    t_ref[...] = (sum(st[1] for st in steps) / top).astype(t_ref.dtype)
+    k, th = ck.tree_from_cosine_list(cos, filters)
+    k_ref[...] = k.astype(k_ref.dtype)
+    t_ref[...] = th.astype(t_ref.dtype)
 
 
 def _round_up(a: int, b: int) -> int:

@@ -121,6 +121,23 @@ def tree_from_cosines(cos, filters):
     return k1.mean(-1), th.mean(-1)
 
 
+def tree_from_cosine_list(cosines, filters):
+    """(NNGP, NTK) from a list of first-level patch cosine arrays (one per patch, any shapes that
+    broadcast together): the same recursion as `tree_from_cosines`, node by node. Used where the
+    patches live on separate arrays: the Pallas tile kernel (one (bm, bn) tile per patch) and the
+    torus spectra (one grid axis per patch, nodes built by broadcasting)."""
+    nodes = [(c, c) for c in cosines]
+    for s in tuple(filters)[1:]:
+        new = []
+        for g in range(0, len(nodes), s):
+            steps = [relu_step(k, t) for k, t in nodes[g : g + s]]
+            new.append((sum(a for a, _ in steps) / s, sum(b for _, b in steps) / s))
+        nodes = new
+    steps = [relu_step(k, t) for k, t in nodes]
+    top = len(steps)
+    return sum(a for a, _ in steps) / top, sum(b for _, b in steps) / top
+
+
 def patch_cosines(x, y, s1: int):
     """(n, m, P1) cosines between the first-level patches of x (n, d) and y (m, d)."""
     xp = x.reshape(x.shape[0], -1, s1)

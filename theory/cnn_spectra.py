@@ -91,21 +91,6 @@ def learning_curve_exponent(
 
 
 # ---------------------------------------------------------------- exact spectrum on the torus
-def _top_kernels(filters, cosines):
-    """(NNGP, NTK) at the readout from per-patch cosine arrays that broadcast against each other
-    (children of a node act on disjoint grid axes, so a node's value is built by broadcasting)."""
-    nodes = [(c, c) for c in cosines]
-    for s in filters[1:]:
-        new = []
-        for g in range(0, len(nodes), s):
-            steps = [ck.relu_step(k, t) for k, t in nodes[g : g + s]]
-            new.append((sum(a for a, _ in steps) / s, sum(b for _, b in steps) / s))
-        nodes = new
-    steps = [ck.relu_step(k, t) for k, t in nodes]
-    top = len(steps)
-    return sum(a for a, _ in steps) / top, sum(b for _, b in steps) / top
-
-
 def _axis_cosines(n_axes: int, n_grid: int):
     phi = 2 * np.pi * np.arange(n_grid) / n_grid
     out = []
@@ -136,7 +121,7 @@ def torus_spectrum(filters, n_grid: int, kind: str):
     _check_torus(filters, kind)
     n_patches = math.prod(filters[1:])
     with jax.enable_x64(True):
-        k, t = _top_kernels(filters, _axis_cosines(n_patches, n_grid))
+        k, t = ck.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
         grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
         return np.asarray(jnp.fft.fftn(grid).real / grid.size)
 
@@ -161,7 +146,7 @@ def torus_eigenvalues_at(filters, n_grid: int, kind: str, targets):
         k1 = jnp.asarray(targets[:, 0].astype(np.float64))
 
         def slab(acc, p):
-            k, t = _top_kernels(filters, [jnp.cos(p)] + others)
+            k, t = ck.tree_from_cosine_list([jnp.cos(p)] + others, filters)
             g = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * (n_patches - 1))
             f = jnp.fft.fftn(g)[rest]
             return acc + f * jnp.exp(-1j * k1 * p), None

@@ -151,3 +151,12 @@ def test_authors_nets_without_he_factor_are_ours_scaled_by_2_to_the_minus_L():
     np.testing.assert_allclose(
         nets.empirical_ntk(theirs, p, x32) * 2**3, nets.empirical_ntk(ours, p, x32), rtol=1e-4
     )
+
+
+def test_list_and_array_forms_of_the_tree_agree(x64):
+    cos = jax.random.uniform(jax.random.key(9), (3, 5, 12), jnp.float64, -1, 1)
+    for f in [(2, 2, 3), (3, 4), (2, 6), (2,)]:
+        want = ck.tree_from_cosines(cos[..., : 12 // f[0]], f)
+        got = ck.tree_from_cosine_list(list(jnp.moveaxis(cos[..., : 12 // f[0]], -1, 0)), f)
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-15)
