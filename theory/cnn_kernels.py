@@ -73,11 +73,13 @@ def normalise_patches(x, s1: int):
     return p.reshape(x.shape)
 
 
-def sample_product_of_spheres(key, n: int, d: int, s1: int, dtype=jnp.float64):
-    """n points uniform on (S^{s1-1})^{d/s1}: the paper's input measure."""
+def sample_product_of_spheres(key, n: int, d: int, s1: int, dtype=None):
+    """n points uniform on (S^{s1-1})^{d/s1}: the paper's input measure (default dtype: jax's
+    default float, i.e. float64 under `jax.enable_x64(True)`)."""
     if d % s1:
         raise ValueError(f"input length {d} is not a multiple of the patch size {s1}")
-    return normalise_patches(jax.random.normal(key, (n, d), dtype), s1)
+    z = jax.random.normal(key, (n, d)) if dtype is None else jax.random.normal(key, (n, d), dtype)
+    return normalise_patches(z, s1)
 
 
 # ------------------------------------------------------------------------------ arc-cosines
