@@ -8,8 +8,12 @@ random field with covariance the teacher kernel, ridgeless kernel regression wit
 kernel, test mean-squared error vs n.
 
 Commands:
-    python -m experiments.cnn_learning_curves                 # quick: n <= 1024, ~1-2 min
-    python -m experiments.cnn_learning_curves --preset full   # n <= 4096, 8 seeds
+    python -m experiments.cnn_learning_curves                 # quick: n <= 1024, ~30 s
+    python -m experiments.cnn_learning_curves --preset full   # n <= 4096, 8 seeds, 19 min
+
+Headline (full, d = 16): beta = 0.53, 0.41, 0.29, 0.21 for NTK teachers of receptive field
+2, 4, 8, 16 (ordered by the teacher's d_eff); hierarchical student 1.7-9x better than FC on local
+targets at n = 4096; random-CNN teacher beta = 1.50, 0.77, 0.47, 0.33 for d = 4, 8, 16, 32.
 
 What runs (per seed: one draw of n_max + n_test points, nested training sets, a common test set):
 - Teachers on d = prod(student filters) inputs: NTKs of local CNNs (receptive field 2, 4, 8: a sum

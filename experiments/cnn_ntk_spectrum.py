@@ -6,8 +6,12 @@ Convolutional Neural Networks?", ICML 2023, arXiv:2208.01003v5 (Sec. 2-3); the l
 alesfav/convolutional_neural_kernels: kernel_functions.dcntk/dcrfk, spectrum.py).
 
 Commands:
-    python -m experiments.cnn_ntk_spectrum                 # quick: ~1-2 min on 2 CPU cores
-    python -m experiments.cnn_ntk_spectrum --preset full   # n = 8192 spectra, n = 16384 scale
+    python -m experiments.cnn_ntk_spectrum                 # quick: ~1 min on 2 CPU cores
+    python -m experiments.cnn_ntk_spectrum --preset full   # 21 min, peak RSS 12 GB (2 CPU cores)
+
+Headline (full): kernels = neural-tangents to 4e-8; finite nets converge like width^-0.47..-0.49;
+35/36 exact sector exponents within tolerance of 2 nu + d_eff(l); 6/8 rank-ordered slopes at
+n = 8192; Gram + eigh at n = 16384; 11x less memory than the materialised approach at n = 4096.
 
 What runs:
 1. Analytic NNGP/NTK (theory/cnn_kernels.py, float64) against neural-tangents stax (1-D Conv,
