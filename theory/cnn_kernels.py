@@ -177,21 +177,3 @@ def fc_kernels(x, y, depth: int):
     for _ in range(depth):
         k, theta = relu_step(k, theta)
     return k, theta
-
-
-# ------------------------------------------------------------------------- structure helpers
-def n_levels(filters) -> int:
-    return len(tuple(filters))
-
-
-def receptive_field(filters, level: int) -> int:
-    """Input coordinates under one level-`level` node (level 1 = one first-level patch)."""
-    return math.prod(tuple(filters)[:level])
-
-
-def meta_patch_of(d: int, filters, level: int):
-    """(d / receptive_field,) array: which level-`level` meta-patch each first-level patch is in."""
-    s1 = filters[0]
-    n_patches = d // s1
-    per = receptive_field(filters, level) // s1
-    return np.arange(n_patches) // per

@@ -73,7 +73,3 @@ def empirical_nngp(model: HierarchicalNet, params, x):
     flat = h.reshape(h.shape[0], -1)
     gain2 = 2.0 if model.he_factor else 1.0
     return gain2 * flat @ flat.T / flat.shape[-1]
-
-
-def init(model: HierarchicalNet, key, x):
-    return model.init(key, x)
