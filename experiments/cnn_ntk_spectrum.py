@@ -255,9 +255,11 @@ def _torus_study(cfg):
                         "sector": sectors,
                     }
             else:
-                lam = {}
-                for lv in range(1, len(f) + 1):
-                    lam[lv] = S.torus_eigenvalues_at(f, n_grid, kind, S.diagonal_targets(f, lv, ks))
+                # one slab pass for every level's targets (the pass, not the targets, costs)
+                levels = range(1, len(f) + 1)
+                targets = np.concatenate([S.diagonal_targets(f, lv, ks) for lv in levels])
+                vals = S.torus_eigenvalues_at(f, n_grid, kind, targets).reshape(len(f), -1)
+                lam = dict(zip(levels, vals, strict=True))
                 scatter = None
             row = {
                 "filters": list(f),

@@ -14,8 +14,8 @@ array per level, which is what made n = 8192 need ~200 GB in PyTorch. Here:
     cnn_gram(x, y, filters, implementation=None)   dispatcher (kernels/_dispatch.py).
     gram_bytes(n, m), check_memory(n, m, ...)      say "too large" before allocating.
 
-Inputs: float64 (x64 enabled) or float32; patches on unit spheres (not checked here: the
-experiments check them once with theory.cnn_kernels.check_unit_patches).
+Inputs: float64 (x64 enabled) or float32, first-level patches on unit spheres: the dispatcher
+checks them (for concrete arrays), the two implementations do not.
 """
 
 from __future__ import annotations
