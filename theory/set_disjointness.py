@@ -47,7 +47,6 @@ def check_sizes(size_a: int, size_b: int, vocab: int) -> None:
         )
 
 
-@functools.partial(jax.jit, static_argnames=("n", "size_a", "size_b", "vocab", "split"))
 def _sd_batch(key, *, n, size_a, size_b, vocab, split):
     u = vocab - N_SPECIAL
     half = vocab // 2
@@ -106,6 +105,11 @@ def encode(a, b) -> np.ndarray:
     """Token sequence of one checked instance (A first)."""
     check_sets(a, b)
     return np.concatenate([[PREFIX], a, [SEP_SETS], b, [SEP_ANSWER]]).astype(np.int32)
+
+
+def pad_tokens(tokens, length: int):
+    """Right-pad (n, L) token batches with MASK to `length` (the streaming algorithms skip it)."""
+    return jnp.pad(tokens, ((0, 0), (0, length - tokens.shape[1])), constant_values=MASK)
 
 
 def jrt_prompt(tokens, p: int = 2):
@@ -237,10 +241,12 @@ def _scan_one(tokens, u, *, vocab, budget, algorithm):
     return jnp.where(st["found"], st["ans"], st["rv"]), st["peak"], st["found"]
 
 
-@functools.partial(jax.jit, static_argnames=("vocab", "budget", "algorithm"))
-def run_stream(key, tokens, *, vocab: int, budget: int, algorithm: str):
+@functools.partial(jax.jit, static_argnames=("vocab", "algorithm"))
+def run_stream(key, tokens, *, vocab: int, budget, algorithm: str):
     """Run a streaming algorithm on a batch: tokens (n, L) (the JR-2 prompt for Stream.JRT).
-    Returns answer (n,), peak elements stored (n,), and whether the answer came from a hit."""
+    Returns answer (n,), peak elements stored (n,), and whether the answer came from a hit.
+    Trailing MASK tokens are ignored, so batches of different set sizes can share one padded
+    length (and one compilation); the budget is traced, not static, for the same reason."""
     u = jax.random.uniform(key, tokens.shape)
     f = functools.partial(_scan_one, vocab=vocab, budget=budget, algorithm=algorithm)
     return jax.vmap(f)(tokens, u)
@@ -310,19 +316,39 @@ def random_sign_features(key, vocab: int, f: int):
     return (2.0 * jax.random.bernoulli(key, 0.5, (vocab, f)) - 1.0) / jnp.sqrt(f)
 
 
+def feature_gram(phi):
+    """G = phi phi^T (V, V): G[x, x] = 1, G[x, y] = phi(x).phi(y). Computed once per feature draw
+    and shared by every set size (the read-out only needs these inner products)."""
+    return phi @ phi.T
+
+
+def nested_grams(key, vocab: int, state_sizes):
+    """Feature Grams for increasing state sizes from one draw of +-1 signs (V, f_max): the
+    features of size f are the first f columns (common random numbers across f, so accuracy
+    curves are smooth in f; each f alone is an exact draw of f i.i.d. features). Yields (f, G_f)
+    with G_f = signs[:, :f] signs[:, :f]^T / f, accumulated block by block in float64."""
+    fs = sorted(int(f) for f in state_sizes)
+    signs = np.asarray(2 * jax.random.bernoulli(key, 0.5, (vocab, fs[-1])) - 1, np.float64)
+    acc = np.zeros((vocab, vocab))
+    prev = 0
+    for f in fs:
+        blk = signs[:, prev:f]
+        acc += blk @ blk.T
+        prev = f
+        yield f, jnp.asarray(acc / f, jnp.float32)
+
+
 @jax.jit
-def rf_memory_predict(phi, stored, probe, tie_key):
+def rf_memory_predict(gram, stored, probe, tie_key):
     """One linear-attention layer as a set memory, no training: state S = sum_{x in stored}
-    phi(x) (value 1 per key, so S is the normaliser z of the layer: f floats), read-out
-    argmax_{y in probe} phi(y).S. stored (n, s), probe (n, l) tokens -> predicted token (n,).
-    Ties (possible at small f, where scores are multiples of 1/f) are broken uniformly."""
-    vocab = phi.shape[0]
-    counts = jnp.zeros((stored.shape[0], vocab), phi.dtype)
-    counts = counts.at[jnp.arange(stored.shape[0])[:, None], stored].add(1.0)
-    s = counts @ phi  # (n, f): never materialises (n, |stored|, f)
-    scores = jnp.take_along_axis(s @ phi.T, probe, 1)  # (n, l)
-    jitter = 1e-6 * jax.random.uniform(tie_key, scores.shape) / phi.shape[1]
-    return jnp.take_along_axis(probe, jnp.argmax(scores + jitter, 1)[:, None], 1)[:, 0]
+    phi(x) (value 1 per key, so S is the layer's normaliser z: f floats), read-out
+    argmax_{y in probe} phi(y).S = sum_x G[y, x]. stored (n, s), probe (n, l) tokens -> the
+    predicted token (n,). Ties (possible at small f, where scores are multiples of 1/f) are broken
+    uniformly at random."""
+    scores = gram[probe[:, :, None], stored[:, None, :]].sum(-1)  # (n, l)
+    best = scores >= scores.max(1, keepdims=True)
+    pick = jnp.argmax(jnp.where(best, jax.random.uniform(tie_key, scores.shape), -1.0), 1)
+    return jnp.take_along_axis(probe, pick[:, None], 1)[:, 0]
 
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)
