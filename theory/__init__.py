@@ -1,0 +1,5 @@
+"""Closed forms and their finite-sample estimators, one module per topic."""
+
+from theory import _xla_cpu
+
+_xla_cpu.apply()

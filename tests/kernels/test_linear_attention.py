@@ -207,3 +207,16 @@ def test_pallas_compiled_on_gpu(dtype):
     np.testing.assert_allclose(
         np.asarray(y, np.float32), np.asarray(ref, np.float32), rtol=TOL[dtype], atol=TOL[dtype]
     )
+
+
+def test_xla_cpu_ynn_fusion_workaround_in_force():
+    """jaxlib 0.10.2's XLA:CPU ynn fusion returned ~1e30 for the jitted O(L^2) form at L = 2048
+    (theory/_xla_cpu.py). With the fusions off, jit = the chunked form."""
+    import os
+
+    assert "xla_cpu_experimental_ynn_fusion_type" in os.environ.get("XLA_FLAGS", "")
+    q, k, v = inputs((1, 2, 2048, 16, 64), jnp.float32, seed=11)
+    qf, kf = LA.taylor_feature_map(q / 2), LA.taylor_feature_map(k / 2)
+    y = jax.jit(lambda a, b, c: LA.causal_linear_attention_reference(a, b, c)[0])(qf, kf, v)
+    ref, _ = LA.causal_linear_attention_chunked(qf, kf, v)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)

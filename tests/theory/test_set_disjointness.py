@@ -121,7 +121,7 @@ def test_rf_memory_matches_gaussian_closed_form(s, l, f):
     n = 4000
     bt = SD.sd_batch(jax.random.key(7), n, s, l, V)
     phi = SD.random_sign_features(jax.random.key(8), V, f)
-    pred = SD.rf_memory_predict(phi, bt["a"], bt["b"], jax.random.key(9))
+    pred = SD.rf_memory_predict(SD.feature_gram(phi), bt["a"], bt["b"], jax.random.key(9))
     got = float((pred == bt["target"]).mean())
     want = float(SD.rf_accuracy_gaussian(s, l, f))
     assert abs(got - want) <= binom_tol(want, n)

@@ -1,0 +1,279 @@
+"""Benchmark: causal linear attention as an O(L^2) matmul, a token scan, and chunks.
+
+Kernels of Arora et al., "Just read twice", arXiv:2407.05483v1 (Eq. 1-2; prefill benchmark
+Sec. 5.3, Table 5: batch 16, lengths 2k-32k, H100). The forms are kernels/linear_attention.py:
+the quadratic spec, the lax.scan recurrence, the chunked scan (XLA) and, on a GPU, the Pallas
+chunked kernel and jax.nn.dot_product_attention (softmax attention, the FlashAttention stand-in).
+
+Commands:
+    python -m experiments.bench_linear_attention                 # quick: L <= 2048, ~20 s (CPU)
+    python -m experiments.bench_linear_attention --preset full   # L <= 8192 on CPU, ~2 min; on a
+                                                                 # GPU adds Table 5's setting
+
+Headline: timings are ratios measured in one run (medians of interleaved repeats), recorded in
+`timing` (not a function of the seed). CPU, 2 cores: see papers_repro/arora2024_jrt.md.
+
+Based's layer shapes (App. B.3): feature dim 16 -> Taylor features F = 273, value (head) dim 64.
+Forward (prefill) only; gradients go through the same forms (tests check them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments._lib import claims as C
+from experiments._lib import cli, plotting, progress
+from kernels import linear_attention as LA
+
+PAPER = "arora2024_jrt"
+CITED_PRESET = "full"
+DEBIAN_PACKAGES: tuple[str, ...] = ()
+
+CPU_FORMS = ("quadratic", "scan", "chunked")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    lengths: tuple[int, ...] = (128, 256, 512, 1024, 2048)
+    batch: int = 1
+    heads: int = 2
+    feature_dim: int = 16  # d of the Taylor map; F = 1 + d + d^2
+    head_dim: int = 64
+    chunk: int = 64
+    repeats: int = 5
+    # GPU only (skipped on CPU): the paper's Table 5 prefill setting
+    gpu_lengths: tuple[int, ...] = (2048, 4096, 8192, 16384, 32768)
+    gpu_batch: int = 16
+    gpu_heads: int = 16
+    seed: int = 0
+
+    def __post_init__(self):
+        if (
+            len(self.lengths) < 2
+            or min(self.lengths) < 1
+            or list(self.lengths) != sorted(set(self.lengths))
+        ):
+            raise ValueError("lengths must be >= 2 increasing sequence lengths >= 1")
+        if max((*self.lengths, *self.gpu_lengths)) > LA.MAX_LEN:
+            raise ValueError(f"sequence lengths must be <= {LA.MAX_LEN} (kernels' MAX_LEN)")
+        if min(self.batch, self.heads, self.feature_dim, self.head_dim, self.chunk) < 1:
+            raise ValueError("batch, heads, feature_dim, head_dim and chunk must be >= 1")
+        if self.repeats < 3:
+            raise ValueError("repeats must be >= 3 (a median of repeats)")
+
+
+PRESETS = {
+    "quick": Config(),
+    "full": Config(lengths=(128, 256, 512, 1024, 2048, 4096, 8192), repeats=7),
+}
+
+
+def _inputs(cfg, b, h, L, dtype=jnp.float32):
+    kq, kk, kv = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), L), 3)
+    d = cfg.feature_dim
+    # q, k scaled so q.k / sqrt(d) = O(1): the Taylor map's regime
+    q = jax.random.normal(kq, (b, h, L, d), dtype) / d**0.25
+    k = jax.random.normal(kk, (b, h, L, d), dtype) / d**0.25
+    v = jax.random.normal(kv, (b, h, L, cfg.head_dim), dtype)
+    return q, k, v
+
+
+def _la_fn(form, chunk):
+    @jax.jit
+    def f(q, k, v):
+        qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)
+        return LA.causal_linear_attention(qf, kf, v, chunk=chunk, implementation=form)[0]
+
+    return f
+
+
+def _sdpa_fn():
+    @jax.jit
+    def f(q, k, v):  # (B, H, L, d) -> sdpa's (B, L, H, d)
+        t = lambda x: jnp.swapaxes(x, 1, 2)  # noqa: E731
+        return t(jax.nn.dot_product_attention(t(q), t(k), t(v), is_causal=True))
+
+    return f
+
+
+def _time(fns: dict, args, repeats):
+    """Compile every fn, then `repeats` interleaved rounds; median seconds per fn."""
+    outs = {}
+    for name, f in fns.items():
+        outs[name] = jax.block_until_ready(f(*args))
+    ts = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            ts[name].append(time.perf_counter() - t0)
+    return {n: float(np.median(v)) for n, v in ts.items()}, outs
+
+
+def _crossover(lengths, ratio):
+    """First L (log-interpolated) where ratio = t_quadratic / t_chunked reaches 1."""
+    r = np.log(np.asarray(ratio))
+    for i in range(1, len(r)):
+        if r[i - 1] < 0 <= r[i]:
+            x0, x1 = math.log(lengths[i - 1]), math.log(lengths[i])
+            return float(math.exp(x0 - r[i - 1] * (x1 - x0) / (r[i] - r[i - 1])))
+    return float(lengths[0]) if r[0] >= 0 else None
+
+
+def run(cfg: Config) -> dict:
+    t_start = time.perf_counter()
+    fns = {form: _la_fn(form, cfg.chunk) for form in CPU_FORMS}
+    times = {form: [] for form in CPU_FORMS}
+    err = {form: [] for form in CPU_FORMS}
+    for L in progress.bar(cfg.lengths, desc="lengths"):
+        args = _inputs(cfg, cfg.batch, cfg.heads, L)
+        t, outs = _time(fns, args, cfg.repeats)
+        ref = np.asarray(outs["quadratic"], np.float64)
+        scale = np.abs(ref).max()
+        for form in CPU_FORMS:
+            times[form].append(t[form])
+            err[form].append(float(np.abs(np.asarray(outs[form], np.float64) - ref).max() / scale))
+    ratio_q = [q / c for q, c in zip(times["quadratic"], times["chunked"], strict=True)]
+    ratio_s = [s / c for s, c in zip(times["scan"], times["chunked"], strict=True)]
+    timing = {
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+        "seconds": times,
+        "quadratic_over_chunked": ratio_q,
+        "scan_over_chunked": ratio_s,
+        "crossover_length": _crossover(cfg.lengths, ratio_q),
+        "gpu": None,
+    }
+    if jax.default_backend() == "gpu":
+        timing["gpu"] = _gpu_table5(cfg)
+    timing["run_s"] = time.perf_counter() - t_start
+    f = LA.taylor_feature_dim(cfg.feature_dim)
+    metrics = {
+        "max_rel_error_vs_quadratic": {k: max(v) for k, v in err.items()},
+        "feature_dim_F": f,
+        # state convention: S (F x D) + normaliser z (F) per head, float32, per layer
+        "state_bytes_per_head": 4 * (f * cfg.head_dim + f),
+    }
+    series = {"lengths": list(cfg.lengths), "rel_error": err}
+    return {"metrics": metrics, "series": series, "timing": timing}
+
+
+def _gpu_table5(cfg):
+    """Pallas chunked vs XLA chunked vs softmax attention (jax.nn.dot_product_attention) at the
+    paper's prefill setting (bf16 inputs, f32 state); an OOM or lowering failure is recorded."""
+    fns = {
+        "pallas": _la_fn("pallas", cfg.chunk),
+        "chunked": _la_fn("chunked", cfg.chunk),
+        "softmax_attention": _sdpa_fn(),
+    }
+    out = {"batch": cfg.gpu_batch, "heads": cfg.gpu_heads, "lengths": [], "seconds": {}}
+    for L in cfg.gpu_lengths:
+        args = _inputs(cfg, cfg.gpu_batch, cfg.gpu_heads, L, jnp.bfloat16)
+        row = {}
+        for name, f in fns.items():
+            try:
+                t, _ = _time({name: f}, args, cfg.repeats)
+                row[name] = t[name]
+            except Exception as e:  # noqa: BLE001 - recorded, e.g. RESOURCE_EXHAUSTED
+                row[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        out["lengths"].append(L)
+        for name, v in row.items():
+            out["seconds"].setdefault(name, []).append(v)
+    return out
+
+
+def check_claims(results: dict) -> list[dict]:
+    m, t = results["metrics"], results["timing"]
+    lengths = results["series"]["lengths"]
+    rows = []
+    worst = max(m["max_rel_error_vs_quadratic"].values())
+    rows.append(C.claim(
+        "bench_forms_agree", "scan and chunked forms equal the O(L^2) form at every benchmarked L",
+        "Eq. (1)-(2)", "equal", f"max rel. error {worst:.1e}",
+        "<= 1e-4 (float32, L <= 2^13 terms)", worst <= 1e-4,
+        ", ".join(f"{k}: {v:.1e}" for k, v in m["max_rel_error_vs_quadratic"].items()),
+    ))  # fmt: skip
+    rq = t["quadratic_over_chunked"]
+    # O(L^2) vs O(L): the ratio must grow with L; judged on the two largest lengths, where the
+    # asymptotic terms dominate the fixed per-call overheads
+    growth = rq[-1] / rq[-2]
+    rows.append(C.claim(
+        "bench_chunked_beats_quadratic",
+        "chunked linear attention overtakes the quadratic form as L grows (ratio grows ~L)",
+        "Sec. 4.1 (O(N d D) vs O(N^2 d))", "ratio grows with L",
+        f"quadratic/chunked = {rq[-1]:.2f} at L = {lengths[-1]}, x{growth:.2f} per doubling",
+        "ratio > 1 at the largest L and growing", rq[-1] > 1 and growth > 1,
+        "crossover near L = "
+        + (f"{t['crossover_length']:.0f}" if t["crossover_length"] else "beyond the grid")
+        + f" on {t['backend']} ({t['device']}); ratios "
+        + ", ".join(f"{r:.2f}" for r in rq),
+    ))  # fmt: skip
+    rs = t["scan_over_chunked"]
+    rows.append(C.claim(
+        "bench_scan_vs_chunked",
+        "token-by-token scan vs chunked (same O(L) work, L sequential steps vs L/C)",
+        "our benchmark", None, f"scan/chunked = {rs[-1]:.1f} at L = {lengths[-1]}", "", None,
+        ", ".join(f"{r:.1f}" for r in rs),
+    ))  # fmt: skip
+    g = t.get("gpu")
+    rows.append(C.claim(
+        "bench_gpu_table5",
+        "on a GPU: Pallas chunked vs XLA chunked vs softmax attention, batch 16, L to 32k",
+        "Sec. 5.3, Table 5", "Based 11.9x faster than FA2 (JRT-Prompt, 2N vs N)",
+        "not run (no GPU in this run)" if g is None else str(g["seconds"]), "", None,
+        "the authors' number is for their CUDA kernel on an H100",
+    ))  # fmt: skip
+    return rows
+
+
+def plot(results: dict, out_dir) -> None:
+    import matplotlib.pyplot as plt
+
+    t, s = results["timing"], results["series"]
+    L = np.asarray(s["lengths"], float)
+    with plotting.style():
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 4))
+        ax = axes[0]
+        for c, form in enumerate(CPU_FORMS):
+            ax.plot(L, t["seconds"][form], marker=plotting.MARKERS[c], color=plotting.color(c),
+                    label=form)  # fmt: skip
+        ref = np.asarray(t["seconds"]["quadratic"])
+        ax.plot(L, ref[-1] * (L / L[-1]) ** 2, ":", color="k", lw=1, label="$\\propto L^2$")
+        ch = np.asarray(t["seconds"]["chunked"])
+        ax.plot(L, ch[-1] * (L / L[-1]), "--", color="k", lw=1, label="$\\propto L$")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length L")
+        ax.set_ylabel("seconds (median)")
+        ax.set_title(f"causal linear attention, {t['backend']} ({t['device']})")
+        ax.legend(fontsize=7)
+        ax = axes[1]
+        ax.plot(L, t["quadratic_over_chunked"], "o-", color=plotting.color(0),
+                label="quadratic / chunked")  # fmt: skip
+        ax.plot(L, t["scan_over_chunked"], "s-", color=plotting.color(1), label="scan / chunked")
+        ax.axhline(1, color="k", lw=0.8)
+        if t["crossover_length"]:
+            ax.axvline(t["crossover_length"], color="k", ls=":", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length L")
+        ax.set_ylabel("time ratio (same run)")
+        ax.set_title("speed relative to the chunked form")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        plotting.savefig(fig, out_dir, "bench")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
