@@ -78,6 +78,9 @@ class Config:
     stored_sizes: tuple[int, ...] = (8, 16, 32, 64)
     probe_size: int = 32
     f_grid_per_octave: int = 4
+    # optional: one instance of your own, A;B as token ids (e.g. --set instance=5,6,7;9,6), run
+    # through both exact algorithms; must be two non-empty sets with exactly one common element
+    instance: tuple[tuple[int, ...], ...] = ()
     seed: int = 0
 
     def __post_init__(self):
@@ -86,13 +89,19 @@ class Config:
         for p in (*self.pairs, self.budget_pair, self.rf_pair):
             if len(p) != 2:
                 raise ValueError(f"set-size pairs are (|A|, |B|), got {p}")
-            SD.check_sizes(max(p), max(p), self.vocab)
-            SD.check_sizes(min(p), min(p), self.vocab)
+            SD.check_sizes(p[0], p[1], self.vocab)  # and the swapped order (both are run)
+            SD.check_sizes(p[1], p[0], self.vocab)
         if min(self.state_sizes) < 1 or min(self.budgets) < 1:
             raise ValueError("state sizes and budgets must be >= 1 (elements / features)")
         if len(self.stored_sizes) < 3 or min(self.stored_sizes) < 2:
             raise ValueError("stored_sizes needs >= 3 sizes, each >= 2")
         SD.check_sizes(max(self.stored_sizes), self.probe_size, self.vocab)
+        if self.instance:
+            if len(self.instance) != 2:
+                raise ValueError("instance must be two sets, A;B")
+            SD.check_sets(*self.instance)
+            if max(max(x) for x in self.instance) >= self.vocab:
+                raise ValueError(f"instance tokens must be < vocab = {self.vocab}")
         if min(self.n_examples, self.n_budget, self.n_rf) < 10 or self.f_grid_per_octave < 1:
             raise ValueError("example counts must be >= 10 and f_grid_per_octave >= 1")
 
@@ -316,6 +325,19 @@ def table1_headline(path=TABLE1):
     }
 
 
+def own_instance(cfg):
+    if not cfg.instance:
+        return None
+    a, b = (np.asarray(x) for x in cfg.instance)
+    toks = jnp.asarray(SD.encode(a, b))[None]
+    out = {"a": a.tolist(), "b": b.tolist(), "common": SD.check_sets(a, b)}
+    for alg, t in ((SD.Stream.ONE_PASS, toks), (SD.Stream.JRT, SD.jrt_prompt(toks))):
+        ans, peak, _ = SD.run_stream(_key(cfg, 14), t, vocab=cfg.vocab, budget=2**31 - 1,
+                                     algorithm=alg)  # fmt: skip
+        out[alg] = {"answer": int(ans[0]), "peak_elements": int(peak[0])}
+    return out
+
+
 def run(cfg: Config) -> dict:
     t0 = time.perf_counter()
     metrics = {
@@ -325,6 +347,7 @@ def run(cfg: Config) -> dict:
         "rf_orders": rf_orders(cfg),
         "rf_state": rf_state_needed(cfg),
         "table1": table1_headline(),
+        "instance": own_instance(cfg),
         "n": {"examples": cfg.n_examples, "budget": cfg.n_budget, "rf": cfg.n_rf},
     }
     series = {"budgets": list(cfg.budgets), "state_sizes": list(cfg.state_sizes)}

@@ -1,0 +1,53 @@
+"""set_disjointness / bench_linear_attention / jrt_training: bad input is one line, exit 2,
+nothing written (the quick presets themselves run in test_smoke); an instance of your own runs
+through both exact algorithms; the Table 1 recomputation."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments import bench_linear_attention as bench
+from experiments import jrt_training as tr
+from experiments import set_disjointness as sd
+
+
+@pytest.mark.parametrize(
+    "module, setting, message",
+    [
+        (sd, "instance=5,6,7;6,7", "overlap in 2 elements"),
+        (sd, "instance=5,6,7;8,9", "overlap in 0 elements"),
+        (sd, "instance=5,6;", "two sets"),
+        (sd, "pairs=0,4", "non-empty"),
+        (sd, "state_sizes=0,16", "must be >= 1"),
+        (sd, "budgets=0,1", "must be >= 1"),
+        (sd, "pairs=300,4", "halves"),
+        (bench, "lengths=1024,20000000", "MAX_LEN"),
+        (tr, "feature_dims=0", "feature_dims must be >= 1"),
+        (tr, "train_pairs=4,0", "non-empty"),
+        (tr, "variants=causal,rnn", "variants must be among"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    capsys, tmp_path, module, setting, message
+):
+    out = tmp_path / "out"
+    assert module.main(["--set", setting, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_own_instance(tmp_path):
+    cfg = sd.Config(instance=((5, 6, 7, 8), (9, 6)), n_examples=10)
+    out = sd.own_instance(cfg)
+    assert out["common"] == 6
+    assert out["one_pass"] == {"answer": 6, "peak_elements": 4}
+    assert out["jrt"] == {"answer": 6, "peak_elements": 2}
+
+
+def test_table1_headline_is_the_papers_computation():
+    t = sd.table1_headline()
+    assert (t["n_rows"], t["n_recurrent"], len(t["tasks"])) == (16, 14, 6)
+    assert round(t["mean"], 1) == 11.0 and round(t["sd_rows"], 1) == 1.3
+    # the other readings of "+-" do not give 1.3
+    assert round(t["se_cells"], 1) != 1.3 and round(t["sd_cells"], 1) != 1.3
