@@ -6,12 +6,14 @@ attention and the causal Based model fed JRT prompts (the input twice). Model: t
 
 Commands:
     python -m experiments.jrt_training                 # quick: a training smoke test, ~30 s
-    python -m experiments.jrt_training --preset full   # reduced grid, CPU ~25 min (2 cores)
+    python -m experiments.jrt_training --preset full   # reduced grid, CPU ~35 min (2 cores)
 
 Quick checks only that training works (loss falls, nothing NaN); its accuracies mean nothing.
-Full (reduced; the paper's grid is 5 widths x 4 feature dims x 3 learning rates x 2 seeds x 48
-epochs of 240k sequences on A100s): V = 256, sets of 4..32, widths 32/64, feature dims 4/8,
-one learning rate, 2 seeds vmapped, causal / non-causal / JRT-prompted causal / softmax.
+Full (reduced to fit 2 CPU cores; the paper's grid is 5 widths x 4 feature dims x 3 learning
+rates x 2 seeds x 48 epochs of 240k sequences, V = 2048, sets up to 256/768, on A100s): V = 64,
+sets of 4..12, width 64, feature dims 1/2/4 (the state sweep), one learning rate (3e-3, cosine),
+1200 steps of 64, 2 seeds vmapped; causal and non-causal Based, plus JRT-prompted causal and
+softmax attention at feature dim 1.
 Accuracy is sliced into small-first (|A| < |B|) and large-first (|A| > |B|) test pairs, x-axis the
 recurrent state in bytes (convention in theory/based_nets.state_bytes).
 """
@@ -51,7 +53,7 @@ class Config:
     heads: int = 2
     n_layers: int = 4
     mlp: bool = True
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.1
     steps: int = 150
     batch: int = 32
@@ -81,16 +83,16 @@ class Config:
 PRESETS = {
     "quick": Config(),
     "full": Config(
-        vocab=256,
-        train_pairs=((4, 16), (16, 4), (8, 32), (32, 8), (16, 16), (4, 32), (32, 4)),
-        test_pairs=((4, 16), (16, 4), (8, 32), (32, 8), (4, 32), (32, 4)),
+        vocab=64,
+        train_pairs=((4, 12), (12, 4), (8, 12), (12, 8), (6, 6)),
+        test_pairs=((4, 12), (12, 4), (8, 12), (12, 8)),
         variants=VARIANTS,
-        d_models=(32, 64),
-        feature_dims=(4, 8),
-        steps=3000,
+        d_models=(64,),
+        feature_dims=(1, 2, 4),
+        steps=1200,
         batch=64,
         seeds=2,
-        n_eval=500,
+        n_eval=1000,
     ),
 }
 
@@ -240,6 +242,10 @@ def check_claims(results: dict) -> list[dict]:
 
     causal = [r for r in runs if r["variant"] == "causal"]
     nonc = [r for r in runs if r["variant"] == "noncausal"]
+    best = max(max(np.mean(r["small_first"]), np.mean(r["large_first"])) for r in runs)
+    # a run whose best model is below 50% has not learnt recall (the smoke test): Fig. 2's
+    # claims are then reported as measurements, not judged
+    judge = best >= 0.5
     if causal and nonc:
         smallest = min(causal, key=lambda r: r["state_bytes"])
         sf, lf, g, se = gap(smallest)
@@ -247,7 +253,7 @@ def check_claims(results: dict) -> list[dict]:
             "causal_order_gap",
             "causal Based: better when the smaller set comes first (smallest state)",
             "Fig. 2", "small-first > large-first", f"{sf:.3f} vs {lf:.3f}",
-            "gap > 3 SE", g > 3 * se,
+            "gap > 3 SE", (g > 3 * se) if judge else None,
             f"state {smallest['state_bytes']} B, SE of the gap {se:.3f}; all causal gaps: "
             + ", ".join(f"{gap(r)[2]:+.3f} ({r['state_bytes']} B)" for r in causal),
         ))  # fmt: skip
@@ -258,7 +264,8 @@ def check_claims(results: dict) -> list[dict]:
             "noncausal_less_order_sensitive",
             "non-causal Based varies less with set order than causal (mean gap over the grid)",
             "Fig. 2 (Right)", "smaller gap", f"causal {cg:+.3f}, non-causal {ng:+.3f}",
-            "causal - non-causal > 2 SE", cg - ng > 2 * se_m, f"SE ~ {se_m:.3f}",
+            "causal - non-causal > 2 SE", (cg - ng > 2 * se_m) if judge else None,
+            f"SE ~ {se_m:.3f}" + ("" if judge else f"; not judged: best accuracy {best:.2f}"),
         ))  # fmt: skip
         lf_c = np.mean([np.mean(r["large_first"]) for r in causal])
         lf_n = np.mean([np.mean(r["large_first"]) for r in nonc])
@@ -266,7 +273,7 @@ def check_claims(results: dict) -> list[dict]:
             "noncausal_better_large_first",
             "non-causal beats causal when the large set comes first (mean over the grid)",
             "Fig. 2 (Left)", "non-causal > causal", f"{lf_n:.3f} vs {lf_c:.3f}",
-            "difference > 2 SE", lf_n - lf_c > 2 * se_m, "",
+            "difference > 2 SE", (lf_n - lf_c > 2 * se_m) if judge else None, "",
         ))  # fmt: skip
     extensions = (("jrt_causal", "JRT-prompted causal Based (input twice)"),
                   ("softmax", "causal softmax attention (KV cache grows with L)"))  # fmt: skip

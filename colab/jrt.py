@@ -1,0 +1,207 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Just read twice: set disjointness, linear attention as memory, JRT prompting
+#
+# Arora et al., *Just read twice: closing the recall gap for recurrent language models*
+# (arXiv:2407.05483v1). The walk: (1) the set-disjointness synthetic and the exact streaming
+# algorithms, whose memory depends on which set comes first; (2) a linear-attention state used as
+# a set memory, where large-first needs far more state than small-first and reading twice closes
+# the gap; (3) the linear-attention kernels (causal, chunked, prefix); (4) a trained Based model.
+# Code: `theory/set_disjointness.py`, `kernels/linear_attention.py`, `theory/based_nets.py`,
+# `experiments/set_disjointness.py`, `experiments/jrt_training.py`.
+#
+# Set `QUICK = False` (or `NOTEBOOK_QUICK=0`) for larger sizes.
+
+# %%
+# Setup. In Colab, set MEMLEARN_REPO_URL to this repository's git URL, or MEMLEARN_REPO to the
+# path of a mounted checkout (e.g. on Drive); the cell then installs the pinned requirements.
+# Locally it uses the checkout this notebook sits in (installed by `make test` / `make repro`).
+import os
+import pathlib
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repo = pathlib.Path(os.environ.get("MEMLEARN_REPO", "/content/memlearn"))
+    if not repo.exists():
+        subprocess.run(["git", "clone", os.environ["MEMLEARN_REPO_URL"], str(repo)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "-r",
+            str(repo / "requirements.lock"),
+        ],
+        check=True,
+    )
+else:
+    here = pathlib.Path.cwd()
+    repo = next(p for p in [here, *here.parents] if (p / "WORKSPACE.md").exists())
+os.chdir(repo)
+sys.path.insert(0, str(repo))
+QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
+
+
+# %%
+# %%
+import IPython.display
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kernels import linear_attention as LA
+from theory import set_disjointness as SD
+
+V = 512
+
+# %% [markdown]
+# ## 1. The synthetic and the exact streaming algorithms
+#
+# `[PREFIX] A [SEP] B [SEP_ANSWER] -> t`, with exactly one token of A also in B. One pass must
+# store all of A; a JR-2 prompt (the input twice) lets a streaming algorithm count both sets on
+# the first pass and store only the smaller one on the second.
+
+# %%
+bt = SD.sd_batch(jax.random.key(0), 4, 3, 6, 32)
+print(np.asarray(bt["tokens"]), np.asarray(bt["target"]))
+for a, b in [(4, 32), (32, 4)]:
+    bt = SD.sd_batch(jax.random.key(1), 500, a, b, V)
+    one = SD.run_stream(
+        jax.random.key(2), bt["tokens"], vocab=V, budget=10**6, algorithm="one_pass"
+    )
+    jrt = SD.run_stream(
+        jax.random.key(2), SD.jrt_prompt(bt["tokens"]), vocab=V, budget=10**6, algorithm="jrt"
+    )
+    print(
+        f"|A|={a:3d} |B|={b:3d}  one pass: acc {float(jnp.mean(one[0] == bt['target'])):.2f},"
+        f" peak {int(one[1].max())}   JRT: acc {float(jnp.mean(jrt[0] == bt['target'])):.2f},"
+        f" peak {int(jrt[1].max())}"
+    )
+
+# %% [markdown]
+# With a budget of m elements the accuracy is r + (1 - r)/|probe|, r = min(m, s)/s, where s is
+# the stored set (the first set for one pass, the smaller for JRT).
+
+# %%
+bt = SD.sd_batch(jax.random.key(3), 2000, 32, 8, V)
+ms = [1, 2, 4, 8, 16, 32]
+fig, ax = plt.subplots(figsize=(5, 3.5))
+for alg, toks, s, l in (
+    ("one_pass", bt["tokens"], 32, 8),
+    ("jrt", SD.jrt_prompt(bt["tokens"]), 8, 32),
+):
+    acc = [
+        float(
+            jnp.mean(
+                SD.run_stream(jax.random.key(4), toks, vocab=V, budget=m, algorithm=alg)[0]
+                == bt["target"]
+            )
+        )
+        for m in ms
+    ]
+    ax.plot(ms, acc, "o", label=f"{alg} (measured)")
+    ax.plot(ms, SD.budgeted_accuracy(s, l, np.array(ms)), "-", label=f"{alg} closed form")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("memory budget m")
+ax.set_ylabel("accuracy")
+ax.set_title("|A| = 32 first, |B| = 8")
+ax.legend(fontsize=7)
+IPython.display.display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ## 2. A linear-attention state as a set memory
+#
+# Random +-1/sqrt(f) features, state S = sum of the stored set's features, read-out argmax over the
+# probe set. The state needed grows with the *stored* set, so the order matters unless the model
+# reads twice.
+
+# %%
+small, large = 16, 64
+bt = SD.sd_batch(jax.random.key(5), 2000, small, large, V)
+fs = [32, 64, 128, 256, 512, 1024, 2048]
+res = {"small first": [], "large first": []}
+for _f, gram in SD.nested_grams(jax.random.key(6), V, fs):
+    res["small first"].append(
+        float(
+            jnp.mean(
+                SD.rf_memory_predict(gram, bt["a"], bt["b"], jax.random.key(7)) == bt["target"]
+            )
+        )
+    )
+    res["large first"].append(
+        float(
+            jnp.mean(
+                SD.rf_memory_predict(gram, bt["b"], bt["a"], jax.random.key(7)) == bt["target"]
+            )
+        )
+    )
+fig, ax = plt.subplots(figsize=(5, 3.5))
+for (name, acc), (s, l) in zip(res.items(), [(small, large), (large, small)], strict=True):
+    (line,) = ax.plot(fs, acc, "o", label=f"{name} (measured)")
+    ax.plot(fs, SD.rf_accuracy_gaussian(s, l, np.array(fs)), "-", color=line.get_color())
+ax.set_xscale("log", base=2)
+ax.set_xlabel("state size f")
+ax.set_ylabel("accuracy")
+ax.set_title("one pass; JRT = the small-first curve in both orders")
+ax.legend(fontsize=7)
+IPython.display.display(fig)
+plt.close(fig)
+print("state for 95%:", {s: round(SD.rf_state_for_accuracy(s, 64)) for s in (8, 16, 32, 64)})
+
+# %% [markdown]
+# ## 3. The kernels: causal, chunked, prefix linear attention
+#
+# All forms agree; PLA (Eq. 3) = the encoder's non-causal state as the causal scan's initial
+# state, and its prefill state (Eq. 4) followed by recurrent decoding (Eq. 2) gives the same
+# outputs.
+
+# %%
+kq, kk, kv, ke, kve = jax.random.split(jax.random.key(8), 5)
+q = jax.random.normal(kq, (1, 2, 40, 4)) / 2
+k = jax.random.normal(kk, (1, 2, 40, 4)) / 2
+v = jax.random.normal(kv, (1, 2, 40, 8))
+qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)
+ys = {
+    impl: LA.causal_linear_attention(qf, kf, v, chunk=16, implementation=impl)[0]
+    for impl in ("quadratic", "scan", "chunked")
+}
+print({impl: float(jnp.abs(y - ys["quadratic"]).max()) for impl, y in ys.items()})
+k_enc = jax.random.normal(ke, (1, 2, 16, 4)) / 2
+v_enc = jax.random.normal(kve, (1, 2, 16, 8))
+y_pla, _ = LA.prefix_linear_attention(qf, kf, v, LA.taylor_feature_map(k_enc), v_enc)
+state = LA.pla_prefill_state(kf[:, :, :16], v[:, :, :16], LA.taylor_feature_map(k_enc), v_enc)
+y_dec, _ = LA.decode_step(state, qf[:, :, 16], kf[:, :, 16], v[:, :, 16])
+print("prefill + decode vs parallel:", float(jnp.abs(y_dec - y_pla[:, :, 16]).max()))
+
+# %% [markdown]
+# ## 4. A trained Based model (Figure 2's architecture)
+#
+# The quick preset is a training smoke test; the full preset trains the reduced grid whose figure
+# is shown (committed results). `python -m experiments.jrt_training --preset full` reruns it.
+
+# %%
+from experiments import jrt_training
+
+full = repo / "results" / "jrt_training" / "full"
+if full.exists():
+    IPython.display.display(IPython.display.Image(str(full / "fig_figure2.png")))
+else:
+    print(jrt_training.PRESETS["quick"])
