@@ -253,14 +253,15 @@ def causal_linear_attention_pallas(
 ):
     """Chunked causal linear attention as a Pallas kernel. Grid (B*H, D/block_d); each program
     walks the chunks of its sequence in order, keeping its (F, block_d) slice of the state and the
-    normaliser in registers/shared memory. F, chunk and block_d are padded to powers of two (zero
-    features and zero values change nothing). Returns (y, (S, z))."""
+    normaliser in registers/shared memory. F, chunk and block_d are padded to powers of two >= 16
+    (zero features and zero values change nothing). Returns (y, (S, z))."""
     _check(qf, kf, v, init_state)
     b, h, L, f = qf.shape
     d = v.shape[3]
     s0, z0 = _init(qf, v, init_state)
-    c = _pow2(chunk)
-    fp, bd = _pow2(f), min(_pow2(block_d), _pow2(d))
+    # Triton's dot needs every dimension >= 16: pad F, the chunk and the value block up to it
+    c = max(16, _pow2(chunk))
+    fp, bd = max(16, _pow2(f)), max(16, min(_pow2(block_d), _pow2(d)))
     dp, lp = _round_up(d, bd), _round_up(L, c)
 
     def flat(t, width):
