@@ -537,12 +537,12 @@ def plot(results: dict, out_dir) -> None:
 
     m, s = results["metrics"], results["series"]
     with plotting.style():
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+        fig, axes = plt.subplots(1, 4, figsize=(20, 4.3))
         ax = axes[0]
         ex = sorted(m["exact"], key=lambda r: (max(r["a"], r["b"]), r["a"]))
         x = np.arange(len(ex))
-        ax.plot(x, [r["one_pass_peak"][1] for r in ex], "o", color=plotting.color(0),
-                label="one pass: peak elements stored")  # fmt: skip
+        ax.plot(x, [r["one_pass_peak"][1] for r in ex], "o", color=plotting.color(0), ms=10,
+                mfc="none", mew=1.5, label="one pass: peak elements stored")  # fmt: skip
         ax.plot(x, [r["jrt_peak"][1] for r in ex], "s", color=plotting.color(1),
                 label="JRT (two passes): peak elements stored")  # fmt: skip
         ax.plot(x, [r["a"] for r in ex], "_", color="k", ms=14, label="|A| (first set)")
@@ -555,8 +555,26 @@ def plot(results: dict, out_dir) -> None:
         ax.set_ylabel("elements stored")
         ax.set_title("exact streaming algorithms (all examples correct)")
         ax.legend(fontsize=7)
+        ax = axes[1]
+        ax.plot(x, [r["one_pass_bits"] for r in ex], "o", color=plotting.color(0), ms=10,
+                mfc="none", mew=1.5, label="one pass: stored set, optimal code")  # fmt: skip
+        ax.plot(x, [r["jrt_bits"] for r in ex], "s", color=plotting.color(1),
+                label="JRT: stored set, optimal code")  # fmt: skip
+        ax.plot(x, [r["plain_bits_one_pass"] for r in ex], "_", color=plotting.color(0), ms=12,
+                label="one pass: |A| log2 U (plain)")  # fmt: skip
+        ax.plot(x, [r["lb_one_pass_bits"] for r in ex], "x", color="k", ms=6,
+                label="one-pass bound log2 C(U, |A|)")  # fmt: skip
+        ax.plot(x, [r["lb_jr2_bits"] for r in ex], "v", color="0.5", ms=5,
+                label="JR-2 bound min(|A|,|B|)/2 (constant 1)")  # fmt: skip
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{r['a']},{r['b']}" for r in ex], rotation=90, fontsize=6)
+        ax.set_yscale("log")
+        ax.set_xlabel("(|A|, |B|), A read first")
+        ax.set_ylabel("bits")
+        ax.set_title("memory vs the lower bounds")
+        ax.legend(fontsize=6.5)
         budgets = np.asarray(s["budgets"], float)
-        for ax, order in ((axes[1], "small_first"), (axes[2], "large_first")):
+        for ax, order in ((axes[2], "small_first"), (axes[3], "large_first")):
             for c, alg in enumerate((SD.Stream.ONE_PASS, SD.Stream.JRT)):
                 rec = m["budgeted"][f"{alg}_{order}"]
                 ax.plot(budgets, rec["acc"], plotting.MARKERS[c], color=plotting.color(c),
