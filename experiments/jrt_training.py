@@ -170,7 +170,8 @@ def train_one(cfg, variant, d_model, feature_dim, tag):
     acc = {}
     for i, (a, b) in enumerate(cfg.test_pairs):
         bt = SD.sd_batch(_key(cfg, 3, i), cfg.n_eval, a, b, cfg.vocab)  # same test set for all
-        x = jnp.broadcast_to(_inputs(bt["tokens"], variant), (cfg.seeds, *bt["tokens"].shape))
+        x = _inputs(bt["tokens"], variant)
+        x = jnp.broadcast_to(x, (cfg.seeds, *x.shape))
         pred = predict(params, x)
         acc[f"{a},{b}"] = np.asarray(jnp.mean(pred == bt["target"][None], axis=1)).tolist()
     L = max(a + b for a, b in cfg.test_pairs) + 3

@@ -51,3 +51,11 @@ def test_table1_headline_is_the_papers_computation():
     assert round(t["mean"], 1) == 11.0 and round(t["sd_rows"], 1) == 1.3
     # the other readings of "+-" do not give 1.3
     assert round(t["se_cells"], 1) != 1.3 and round(t["sd_cells"], 1) != 1.3
+
+
+@pytest.mark.parametrize("variant", ["jrt_causal", "softmax", "noncausal"])
+def test_every_variant_trains_and_evaluates(variant):
+    cfg = tr.Config(steps=10, batch=4, seeds=2, n_eval=10, d_models=(8,), feature_dims=(2,))
+    r = tr.train_one(cfg, variant, 8, 2, tag=1)
+    assert len(r["loss"]) == 2 and len(r["loss"][0]) == 10
+    assert set(r["acc"]) == {"4,8", "8,4"} and all(len(v) == 2 for v in r["acc"].values())
