@@ -52,6 +52,10 @@ class Config:
     gpu_lengths: tuple[int, ...] = (2048, 4096, 8192, 16384, 32768)
     gpu_batch: int = 16
     gpu_heads: int = 16
+    # correctness sweep (values and gradients vs the O(L^2) form): lengths not a multiple of
+    # any chunk, several chunk sizes, batch 2 x heads 2; Pallas runs interpreted on CPU
+    check_lengths: tuple[int, ...] = (37,)
+    check_chunks: tuple[int, ...] = (16,)
     seed: int = 0
 
     def __post_init__(self):
@@ -71,7 +75,12 @@ class Config:
 
 PRESETS = {
     "quick": Config(),
-    "full": Config(lengths=(128, 256, 512, 1024, 2048, 4096, 8192), repeats=7),
+    "full": Config(
+        lengths=(128, 256, 512, 1024, 2048, 4096, 8192),
+        repeats=7,
+        check_lengths=(1, 37, 130),
+        check_chunks=(1, 16, 64),
+    ),
 }
 
 
@@ -127,6 +136,40 @@ def _crossover(lengths, ratio):
     return float(lengths[0]) if r[0] >= 0 else None
 
 
+def correctness(cfg):
+    """Max relative error of values and of gradients (w.r.t. q, k, v through the Taylor map) of
+    every form against the quadratic spec, over check_lengths x check_chunks."""
+    d, dv = 4, 8
+    w_key = jax.random.fold_in(jax.random.key(cfg.seed), 99)
+
+    def loss(q, k, v, w, form, chunk):
+        qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)
+        y, (s_, _) = LA.causal_linear_attention(qf, kf, v, chunk=chunk, implementation=form)
+        return jnp.sum(y * w) + 1e-3 * jnp.sum(s_)
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnames=("form", "chunk"))
+    errs = {f: {"value": 0.0, "grad": 0.0} for f in ("scan", "chunked", "pallas")}
+    for L in cfg.check_lengths:
+        cfg_small = dataclasses.replace(cfg, feature_dim=d, head_dim=dv)
+        q, k, v = _inputs(cfg_small, 2, 2, L)
+        w = jax.random.normal(jax.random.fold_in(w_key, L), v.shape)
+        qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)
+        ref = np.asarray(LA.causal_linear_attention_reference(qf, kf, v)[0], np.float64)
+        g_ref = [np.asarray(g, np.float64) for g in grad(q, k, v, w, "quadratic", 1)]
+        for chunk in cfg.check_chunks:
+            for form in errs:
+                y = LA.causal_linear_attention(qf, kf, v, chunk=chunk, implementation=form)[0]
+                e = np.abs(np.asarray(y, np.float64) - ref).max() / np.abs(ref).max()
+                errs[form]["value"] = max(errs[form]["value"], float(e))
+                # relative to the largest gradient entry over q, k, v: at L = 1 the output is
+                # v itself and dy/dq is 0 up to rounding, so a per-argument ratio is noise/noise
+                scale = max(np.abs(gr).max() for gr in g_ref)
+                for g, gr in zip(grad(q, k, v, w, form, chunk), g_ref, strict=True):
+                    e = np.abs(np.asarray(g, np.float64) - gr).max() / scale
+                    errs[form]["grad"] = max(errs[form]["grad"], float(e))
+    return errs
+
+
 def run(cfg: Config) -> dict:
     t_start = time.perf_counter()
     fns = {form: _la_fn(form, cfg.chunk) for form in CPU_FORMS}
@@ -157,6 +200,8 @@ def run(cfg: Config) -> dict:
     f = LA.taylor_feature_dim(cfg.feature_dim)
     metrics = {
         "max_rel_error_vs_quadratic": {k: max(v) for k, v in err.items()},
+        "correctness": correctness(cfg),
+        "check": {"lengths": list(cfg.check_lengths), "chunks": list(cfg.check_chunks)},
         "feature_dim_F": f,
         # state convention: S (F x D) + normaliser z (F) per head, float32, per layer
         "state_bytes_per_head": 4 * (f * cfg.head_dim + f),
@@ -199,6 +244,18 @@ def check_claims(results: dict) -> list[dict]:
         "Eq. (1)-(2)", "equal", f"max rel. error {worst:.1e}",
         "<= 1e-4 (float32, L <= 2^13 terms)", worst <= 1e-4,
         ", ".join(f"{k}: {v:.1e}" for k, v in m["max_rel_error_vs_quadratic"].items()),
+    ))  # fmt: skip
+    cor = m["correctness"]
+    worst_v = max(e["value"] for e in cor.values())
+    worst_g = max(e["grad"] for e in cor.values())
+    rows.append(C.claim(
+        "kernels_agree_values_and_gradients",
+        "scan, chunked and Pallas (interpreted) = the O(L^2) form, values and gradients, over "
+        "chunk sizes, lengths not a multiple of the chunk, batch 2 x heads 2",
+        "Eq. (1)-(2)", "equal", f"values {worst_v:.1e}, gradients {worst_g:.1e}",
+        "<= 1e-4 (float32)", max(worst_v, worst_g) <= 1e-4,
+        f"L in {m['check']['lengths']}, chunks {m['check']['chunks']}; "
+        + ", ".join(f"{f}: {e['value']:.1e}/{e['grad']:.1e}" for f, e in cor.items()),
     ))  # fmt: skip
     rq = t["quadratic_over_chunked"]
     # O(L^2) vs O(L): the ratio must grow with L; judged on the two largest lengths, where the
