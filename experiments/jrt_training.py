@@ -12,7 +12,7 @@ Quick checks only that training works (loss falls, nothing NaN); its accuracies 
 Full (reduced to fit 2 CPU cores; the paper's grid is 5 widths x 4 feature dims x 3 learning
 rates x 2 seeds x 48 epochs of 240k sequences, V = 2048, sets up to 256/768, on A100s): V = 64,
 sets of 4..12, width 64, feature dims 1/2/4 (the state sweep), one learning rate (3e-3, cosine),
-1200 steps of 64, 2 seeds vmapped; causal and non-causal Based, plus JRT-prompted causal and
+2400 steps of 64, 2 seeds vmapped; causal and non-causal Based, plus JRT-prompted causal and
 softmax attention at feature dim 1.
 Accuracy is sliced into small-first (|A| < |B|) and large-first (|A| > |B|) test pairs, x-axis the
 recurrent state in bytes (convention in theory/based_nets.state_bytes).
@@ -89,7 +89,7 @@ PRESETS = {
         variants=VARIANTS,
         d_models=(64,),
         feature_dims=(1, 2, 4),
-        steps=1200,
+        steps=2400,
         batch=64,
         seeds=2,
         n_eval=1000,
