@@ -309,7 +309,8 @@ def plot(results: dict, out_dir) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("sequence length L")
         ax.set_ylabel("seconds (median)")
-        ax.set_title(f"causal linear attention, {t['backend']} ({t['device']})")
+        dev = t["backend"] if t["device"] == t["backend"] else f"{t['backend']} ({t['device']})"
+        ax.set_title(f"causal linear attention forward, {dev}")
         ax.legend(fontsize=7)
         ax = axes[1]
         ax.plot(L, t["quadratic_over_chunked"], "o-", color=plotting.color(0),
