@@ -203,8 +203,9 @@ def reductions(cfg):
         ok += int(jnp.sum(ans == bt["target"]))
         hits += int(jnp.sum(nh == 1))
     m = SD.mqar_batch(_key(cfg, 16), n=cfg.n_examples, num_kv=16, num_queries=4, vocab=cfg.vocab)
-    keys, queries = SD.gar_to_sd(m["keys"], m["queries"])
-    inter = (queries[:, :, None] == keys[:, None, :]).any(-1)  # every MQAR query is a key
+    # Prop. G.26's direction: the queries that recall a value are the intersection of the key
+    # set and the query set (an SD instance, keys first); in MQAR every query is a key
+    inter = (m["queries"][:, :, None] == m["keys"][:, None, :]).any(-1)
     mqar_ok = bool(jnp.all(SD.gar_answer(m["keys"], m["values"], m["queries"]) == m["answers"]))
     return {
         "sd_via_gar_correct": ok,

@@ -169,12 +169,6 @@ def sd_from_gar(queries, answers):
     return jnp.take_along_axis(queries, jnp.argmax(hit, -1)[:, None], 1)[:, 0], hit.sum(-1)
 
 
-def gar_to_sd(keys, queries):
-    """Prop. G.26 direction: the queries that hit are the intersection of the key set with the
-    query set, i.e. an SD instance (keys first, queries second) per hit."""
-    return keys, queries
-
-
 # --- exact and budgeted streaming algorithms ------------------------------------------------------
 
 
@@ -310,23 +304,13 @@ def set_bits(k, universe: int) -> float:
 # --- a linear-attention state as a set memory -----------------------------------------------------
 
 
-def random_sign_features(key, vocab: int, f: int):
-    """phi(x) in {+-1/sqrt(f)}^f, i.i.d. per token: phi(x).phi(x) = 1, phi(x).phi(y) has mean 0
-    and variance 1/f for x != y."""
-    return (2.0 * jax.random.bernoulli(key, 0.5, (vocab, f)) - 1.0) / jnp.sqrt(f)
-
-
-def feature_gram(phi):
-    """G = phi phi^T (V, V): G[x, x] = 1, G[x, y] = phi(x).phi(y). Computed once per feature draw
-    and shared by every set size (the read-out only needs these inner products)."""
-    return phi @ phi.T
-
-
 def nested_grams(key, vocab: int, state_sizes):
-    """Feature Grams for increasing state sizes from one draw of +-1 signs (V, f_max): the
-    features of size f are the first f columns (common random numbers across f, so accuracy
-    curves are smooth in f; each f alone is an exact draw of f i.i.d. features). Yields (f, G_f)
-    with G_f = signs[:, :f] signs[:, :f]^T / f, accumulated block by block in float64."""
+    """Feature Grams for increasing state sizes. Features phi(x) in {+-1/sqrt(f)}^f, i.i.d. per
+    token (phi(x).phi(x) = 1; phi(x).phi(y) has mean 0, variance 1/f for x != y), from one draw of
+    +-1 signs (V, f_max): the features of size f are the first f columns (common random numbers
+    across f, so accuracy curves are smooth in f; each f alone is an exact draw of f i.i.d.
+    features). Yields (f, G_f) with G_f = signs[:, :f] signs[:, :f]^T / f, accumulated block by
+    block in float64."""
     fs = sorted(int(f) for f in state_sizes)
     signs = np.asarray(2 * jax.random.bernoulli(key, 0.5, (vocab, fs[-1])) - 1, np.float64)
     acc = np.zeros((vocab, vocab))

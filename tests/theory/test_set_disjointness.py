@@ -120,8 +120,8 @@ def test_rf_memory_matches_gaussian_closed_form(s, l, f):
     discrete (multiples of 1/f) and the closed form is only approximate (see the experiment)."""
     n = 4000
     bt = SD.sd_batch(jax.random.key(7), n, s, l, V)
-    phi = SD.random_sign_features(jax.random.key(8), V, f)
-    pred = SD.rf_memory_predict(SD.feature_gram(phi), bt["a"], bt["b"], jax.random.key(9))
+    _, gram = next(SD.nested_grams(jax.random.key(8), V, [f]))
+    pred = SD.rf_memory_predict(gram, bt["a"], bt["b"], jax.random.key(9))
     got = float((pred == bt["target"]).mean())
     want = float(SD.rf_accuracy_gaussian(s, l, f))
     assert abs(got - want) <= binom_tol(want, n)
