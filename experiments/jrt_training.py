@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
+from experiments._lib import cli, plotting, progress, rng
 from theory import based_nets as BN
 from theory import set_disjointness as SD
 
@@ -98,10 +98,7 @@ PRESETS = {
 
 
 def _key(cfg, *stream):
-    k = jax.random.key(cfg.seed)
-    for s in stream:
-        k = jax.random.fold_in(k, s)
-    return k
+    return rng.key(cfg.seed, *stream)
 
 
 def _inputs(tokens, variant):

@@ -35,13 +35,12 @@ import pathlib
 import sys
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.stats import norm
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
+from experiments._lib import cli, plotting, progress, rng
 from theory import set_disjointness as SD
 
 PAPER = "arora2024_jrt"
@@ -125,10 +124,7 @@ PRESETS = {
 
 
 def _key(cfg, *stream):
-    k = jax.random.key(cfg.seed)
-    for s in stream:
-        k = jax.random.fold_in(k, s)
-    return k
+    return rng.key(cfg.seed, *stream)
 
 
 def _acc(pred, target):
