@@ -11,6 +11,9 @@ DEB_STAMP := $(VENV)/.debian
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 export PYTHONPATH := $(CURDIR)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# The XLA flags the installed jaxlib needs (runtime/xla_flags.py: stdlib only, so it runs before
+# jax starts), exported for the command that follows; an unexamined jaxlib stops the target.
+XLA_ENV = flags="$$($(PY) runtime/xla_flags.py)" && export XLA_FLAGS="$$flags" &&
 
 .PHONY: setup repro test test-slow figures claims nt-env lock lint clean-results
 
@@ -34,20 +37,20 @@ $(DEB_STAMP): $(STAMP) $(wildcard experiments/*.py) tools/debian_packages.py
 	@touch $@
 
 repro: setup
-	$(PY) -m experiments.all --preset quick
+	$(XLA_ENV) $(PY) -m experiments.all --preset quick
 
 test: setup
-	$(PY) -m pytest
+	$(XLA_ENV) $(PY) -m pytest
 
 test-slow: setup
-	$(PY) -m pytest -m slow
+	$(XLA_ENV) $(PY) -m pytest -m slow
 
 figures: setup
-	$(PY) -m experiments._lib.figures
+	$(XLA_ENV) $(PY) -m experiments._lib.figures
 
 claims: setup
-	$(PY) -m papers_repro.render
-	$(PY) -m papers_repro.render --workspace
+	$(XLA_ENV) $(PY) -m papers_repro.render
+	$(XLA_ENV) $(PY) -m papers_repro.render --workspace
 
 # Side environment: unmodified neural-tangents 0.6.5 on jax 0.5.3 (+ tensorflow), for golden values.
 nt-env:

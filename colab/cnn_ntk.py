@@ -18,7 +18,7 @@
 # 2023 (arXiv:2208.01003v5). This notebook builds the infinite-width NNGP and NTK of a hierarchical
 # CNN (non-overlapping patches), checks them against a finite network, resolves the spectrum into
 # the paper's sectors, and runs a small teacher-student experiment. Everything lives in
-# `theory/cnn_kernels.py`, `theory/cnn_spectra.py`, `theory/cnn_nets.py`, `kernels/cnn_gram.py`
+# `theory/cnn_kernels.py`, `theory/cnn_spectra.py`, `models/cnn_nets.py`, `kernels/cnn_gram.py`
 # and `experiments/cnn_ntk_spectrum.py` / `experiments/cnn_learning_curves.py`.
 #
 # Set `QUICK = False` (or the environment variable `NOTEBOOK_QUICK=0`) for larger sizes.
@@ -55,8 +55,8 @@ else:
 os.chdir(repo)
 sys.path.insert(0, str(repo))
 QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
-
-
+# The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
+# backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
 import jax
 import jax.numpy as jnp
@@ -64,9 +64,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+import runtime  # noqa: F401
 from kernels import cnn_gram
+from models import cnn_nets as nets
 from theory import cnn_kernels as ck
-from theory import cnn_nets as nets
 from theory import cnn_spectra as S
 
 jax.config.update("jax_enable_x64", True)  # arccos near 1 needs float64

@@ -19,7 +19,7 @@
 # algorithms, whose memory depends on which set comes first; (2) a linear-attention state used as
 # a set memory, where large-first needs far more state than small-first and reading twice closes
 # the gap; (3) the linear-attention kernels (causal, chunked, prefix); (4) a trained Based model.
-# Code: `theory/set_disjointness.py`, `kernels/linear_attention.py`, `theory/based_nets.py`,
+# Code: `theory/set_disjointness.py`, `kernels/linear_attention.py`, `models/based_nets.py`,
 # `experiments/set_disjointness.py`, `experiments/jrt_training.py`.
 #
 # Set `QUICK = False` (or `NOTEBOOK_QUICK=0`) for larger sizes.
@@ -56,8 +56,8 @@ else:
 os.chdir(repo)
 sys.path.insert(0, str(repo))
 QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
-
-
+# The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
+# backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
 # %%
 import IPython.display
@@ -66,6 +66,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
+import runtime  # noqa: F401
 from kernels import linear_attention as LA
 from theory import set_disjointness as SD
 

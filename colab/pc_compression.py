@@ -17,8 +17,8 @@
 # Liu, Mandt, Van den Broeck, *Lossless Compression with Probabilistic Circuits*, ICLR 2022
 # (arXiv:2111.11632v2). This notebook learns a hidden Chow-Liu tree circuit on scikit-learn's
 # 8x8 digits, compresses a few test images to rANS streams, decompresses them bit-exactly and
-# compares the three ways of computing p(x_i | x_<i). Everything lives in `theory/pc.py`,
-# `theory/pc_coding.py`, `theory/rans.py` and `experiments/pc_compression.py`.
+# compares the three ways of computing p(x_i | x_<i). Everything lives in `models/pc.py`,
+# `models/pc_coding.py`, `models/rans.py` and `experiments/pc_compression.py`.
 #
 # Set `QUICK = False` (or the environment variable `NOTEBOOK_QUICK=0`) for the quick preset.
 
@@ -54,16 +54,17 @@ else:
 os.chdir(repo)
 sys.path.insert(0, str(repo))
 QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
-
-
+# The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
+# backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
 import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+import runtime  # noqa: F401
 from experiments import pc_compression as pcc
-from theory import pc, pc_coding
+from models import pc, pc_coding
 
 cfg = pcc.PRESETS["quick"]
 if QUICK:
@@ -117,7 +118,7 @@ for s in pc_coding.SCHEMES:
 # A corrupted stream is caught by the end-of-stream check instead of yielding a wrong image.
 
 # %%
-from theory import rans
+from models import rans
 
 bad = bytearray(streams[0])
 bad[9] ^= 0xFF

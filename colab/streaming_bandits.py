@@ -53,10 +53,12 @@ else:
 os.chdir(repo)
 sys.path.insert(0, str(repo))
 QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
-
+# The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
+# backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
 import dataclasses
 
+import runtime  # noqa: F401
 from experiments import streaming_bandit_regret as sbr
 from experiments._lib import cli
 

@@ -1,5 +1,3 @@
 """Runnable reproductions: one module per experiment (see WORKSPACE.md for the contract)."""
 
-from theory import _xla_cpu
-
-_xla_cpu.apply()
+import runtime  # noqa: F401  (first: XLA flags before jax starts its backend)

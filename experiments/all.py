@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments._lib import registry
+from experiments._lib import registry, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,9 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         code = module.main(["--preset", args.preset])
         if code != 0:
             failed.append(name)
-    from papers_repro import render
-
-    render.main(["--summary", "--preset", args.preset])
+    print(summary.write_summary(args.preset))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -29,12 +29,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
+from experiments._lib import cli, plotting
 from kernels import linear_attention as LA
+from runtime import progress, rng
+from runtime.timing import time_fns
 
 PAPER = "arora2024_jrt"
 CITED_PRESET = "full"
 DEBIAN_PACKAGES: tuple[str, ...] = ()
+# PRNG streams: inputs use rng.key(seed, L) (one stream per length L); the cotangent weights of
+# the gradient-agreement sweep use this id (kept from before runtime.rng: not a preset length).
+STREAM_GRAD_WEIGHTS = 99
 
 CPU_FORMS = ("quadratic", "scan", "chunked")
 
@@ -85,7 +90,7 @@ PRESETS = {
 
 
 def _inputs(cfg, b, h, L, dtype=jnp.float32):
-    kq, kk, kv = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), L), 3)
+    kq, kk, kv = jax.random.split(rng.key(cfg.seed, L), 3)  # one stream per length
     d = cfg.feature_dim
     # q, k scaled so q.k / sqrt(d) = O(1): the Taylor map's regime
     q = jax.random.normal(kq, (b, h, L, d), dtype) / d**0.25
@@ -113,17 +118,9 @@ def _sdpa_fn():
 
 
 def _time(fns: dict, args, repeats):
-    """Compile every fn, then `repeats` interleaved rounds; median seconds per fn."""
-    outs = {}
-    for name, f in fns.items():
-        outs[name] = jax.block_until_ready(f(*args))
-    ts = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, f in fns.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(f(*args))
-            ts[name].append(time.perf_counter() - t0)
-    return {n: float(np.median(v)) for n, v in ts.items()}, outs
+    """Medians of `repeats` interleaved rounds after one compiling call (runtime.timing)."""
+    ts, outs = time_fns(fns, *args, repeats=repeats)
+    return {n: t.median_s for n, t in ts.items()}, outs
 
 
 def _crossover(lengths, ratio):
@@ -140,7 +137,7 @@ def correctness(cfg):
     """Max relative error of values and of gradients (w.r.t. q, k, v through the Taylor map) of
     every form against the quadratic spec, over check_lengths x check_chunks."""
     d, dv = 4, 8
-    w_key = jax.random.fold_in(jax.random.key(cfg.seed), 99)
+    w_key = rng.key(cfg.seed, STREAM_GRAD_WEIGHTS)
 
     def loss(q, k, v, w, form, chunk):
         qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)

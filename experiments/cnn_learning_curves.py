@@ -44,8 +44,9 @@ import numpy as np
 import scipy.linalg
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
+from experiments._lib import cli, plotting
 from kernels import cnn_gram as G
+from runtime import progress, rng
 from theory import cnn_kernels as ck
 from theory import cnn_spectra as S
 
@@ -126,10 +127,7 @@ PRESETS = {
 
 
 def _key(cfg, stream, *more):
-    k = jax.random.fold_in(jax.random.key(cfg.seed), stream)
-    for m in more:
-        k = jax.random.fold_in(k, m)
-    return k
+    return rng.key(cfg.seed, stream, *more)
 
 
 def sample_field(key, cov):

@@ -16,7 +16,7 @@ n = 8192; Gram + eigh at n = 16384; 11x less memory than the materialised approa
 What runs:
 1. Analytic NNGP/NTK (theory/cnn_kernels.py, float64) against neural-tangents stax (1-D Conv,
    VALID, stride = filter, W_std = sqrt(s_1) then sqrt(2), Flatten, Dense), and the invariants.
-2. Empirical NTK / NNGP of finite flax CNNs and locally connected nets (theory/cnn_nets.py) at
+2. Empirical NTK / NNGP of finite flax CNNs and locally connected nets (models/cnn_nets.py) at
    growing width: relative error vs width, fitted slope (theory -1/2); the authors' nets without
    the He factor beside them.
 3. Exact sector-resolved spectra for first-level patches of size 2 (the kernel is
@@ -42,10 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
+from experiments._lib import cli, plotting
 from kernels import cnn_gram as G
+from models import cnn_nets as nets
+from runtime import progress, rng
+from runtime.timing import time_fns
 from theory import cnn_kernels as ck
-from theory import cnn_nets as nets
 from theory import cnn_spectra as S
 
 PAPER = "cagnetta2023_wide_cnn"
@@ -130,22 +132,10 @@ def _d(filters) -> int:
 
 
 def _key(cfg, stream):
-    return jax.random.fold_in(jax.random.key(cfg.seed), stream)
+    return rng.key(cfg.seed, stream)
 
 
 # ------------------------------------------------------------------------ 1. oracle check
-def _nt_kernels(x, filters):
-    from theory._nt_compat import nt
-
-    st = nt.stax
-    layers = []
-    for i, s in enumerate(filters):
-        w = math.sqrt(s) if i == 0 else math.sqrt(2.0)
-        layers += [st.Conv(1, (s,), strides=(s,), padding="VALID", W_std=w), st.Relu()]
-    layers += [st.Flatten(), st.Dense(1, W_std=math.sqrt(2.0))]
-    _, _, kernel_fn = st.serial(*layers)
-    k = kernel_fn(x[:, :, None], None, ("nngp", "ntk"))
-    return np.asarray(k.nngp), np.asarray(k.ntk)
 
 
 def _oracle(cfg):
@@ -156,7 +146,7 @@ def _oracle(cfg):
             jax.random.fold_in(_key(cfg, STREAM_NT), i), cfg.check_n, d, f[0]
         )
         k, th = (np.asarray(a) for a in ck.cnn_kernels(x, x, f))
-        kn, tn = _nt_kernels(x, f)
+        kn, tn = ck.nt_cnn_kernels(x, f)
         off = ~np.eye(cfg.check_n, dtype=bool)
         rows.append(
             {
@@ -400,22 +390,16 @@ def _scale_study(cfg):
     ours = jax.jit(lambda a: G.cnn_gram_reference(a, a, f))
     theirs = jax.jit(lambda a: ck.cnn_kernels(a, a, f))
 
-    def best(fn):
-        jax.block_until_ready(fn(x))
-        ts = []
-        for _ in range(3):
-            t = time.perf_counter()
-            jax.block_until_ready(fn(x))
-            ts.append(time.perf_counter() - t)
-        return min(ts)
-
-    t_ours, t_theirs = best(ours), best(theirs)
+    # best of 3 after a compiling call, interleaved (runtime.timing)
+    ts, _ = time_fns({"ours": ours, "theirs": theirs}, x, repeats=3)
+    t_ours, t_theirs = ts["ours"].min_s, ts["theirs"].min_s
     mem_ours = _peak_bytes(lambda a: G.cnn_gram_reference(a, a, f), x)
     mem_theirs = _peak_bytes(lambda a: ck.cnn_kernels(a, a, f), x)
     timing["compare_time_ratio_materialised_over_blocked"] = t_theirs / t_ours
     if jax.default_backend() != "cpu":  # the compiled Pallas tile kernel against the XLA path
         pallas = jax.jit(lambda a: G.cnn_gram_pallas(a, a, f))
-        timing["compare_time_ratio_xla_blocked_over_pallas"] = t_ours / best(pallas)
+        tp, _ = time_fns({"ours": ours, "pallas": pallas}, x, repeats=3)
+        timing["compare_time_ratio_xla_blocked_over_pallas"] = tp["ours"].min_s / tp["pallas"].min_s
     compare = {
         "n": n,
         "bytes_blocked": mem_ours,

@@ -2,7 +2,7 @@
 
 Reproduces the training experiment (Figure 2) of Arora et al., "Just read twice", arXiv:2407.05483v1
 (Sec. 3.1, App. B.1) on a reduced grid, plus two models the paper did not train: causal softmax
-attention and the causal Based model fed JRT prompts (the input twice). Model: theory/based_nets.py.
+attention and the causal Based model fed JRT prompts (the input twice). Model: models/based_nets.py.
 
 Commands:
     python -m experiments.jrt_training                 # quick: a training smoke test, ~30 s
@@ -15,7 +15,7 @@ sets of 4..12, width 64, feature dims 1/2/4 (the state sweep), one learning rate
 2400 steps of 64, 2 seeds vmapped; causal and non-causal Based, plus JRT-prompted causal and
 softmax attention at feature dim 1.
 Accuracy is sliced into small-first (|A| < |B|) and large-first (|A| > |B|) test pairs, x-axis the
-recurrent state in bytes (convention in theory/based_nets.state_bytes).
+recurrent state in bytes (convention in models/based_nets.state_bytes).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ import numpy as np
 import optax
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress, rng
-from theory import based_nets as BN
+from experiments._lib import cli, plotting
+from models import based_nets as BN
+from models import train
+from runtime import rng
 from theory import set_disjointness as SD
 
 PAPER = "arora2024_jrt"
@@ -126,23 +128,14 @@ def train_one(cfg, variant, d_model, feature_dim, tag):
     opt = optax.adamw(sched, weight_decay=cfg.weight_decay)
     a0, b0 = cfg.train_pairs[0]
     dummy = _inputs(jnp.zeros((1, a0 + b0 + 3), jnp.int32), variant)
-    params = jax.vmap(lambda k: model.init(k, dummy))(
-        jax.random.split(_key(cfg, 1, tag), cfg.seeds)
+    params = train.init_seeds(
+        lambda k: model.init(k, dummy), jax.random.split(_key(cfg, 1, tag), cfg.seeds)
     )
-    opt_state = jax.vmap(opt.init)(params)
 
-    def loss_fn(p, x, y):
+    def loss_fn(p, batch):
+        x, y = batch
         logits = model.apply(p, x)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    @jax.jit
-    def step(params, opt_state, x, y):  # x (seeds, B, L)
-        def one(p, s, x, y):
-            loss, g = jax.value_and_grad(loss_fn)(p, x, y)
-            upd, s = opt.update(g, s, p)
-            return optax.apply_updates(p, upd), s, loss
-
-        return jax.vmap(one)(params, opt_state, x, y)
 
     @jax.jit
     def predict(params, x):
@@ -158,12 +151,15 @@ def train_one(cfg, variant, d_model, feature_dim, tag):
         bt = SD.sd_batch(_key(cfg, 2, i), per_pair * cfg.seeds * cfg.batch, a, b, cfg.vocab)
         x = _inputs(bt["tokens"], variant).reshape(per_pair, cfg.seeds, cfg.batch, -1)
         data.append((x, bt["target"].reshape(per_pair, cfg.seeds, cfg.batch)))
-    losses = []
-    for t in progress.bar(range(cfg.steps), desc=f"{variant} d={d_model} f={feature_dim}"):
+
+    def batch_fn(t):
         x, y = data[t % n_pairs]
-        params, opt_state, loss = step(params, opt_state, x[t // n_pairs], y[t // n_pairs])
-        losses.append(loss)
-    losses = [np.asarray(v) for v in losses]
+        return x[t // n_pairs], y[t // n_pairs]
+
+    params, _, losses = train.train(
+        loss_fn, opt, params, batch_fn, steps=cfg.steps,
+        desc=f"{variant} d={d_model} f={feature_dim}",
+    )  # fmt: skip
     acc = {}
     for i, (a, b) in enumerate(cfg.test_pairs):
         bt = SD.sd_batch(_key(cfg, 3, i), cfg.n_eval, a, b, cfg.vocab)  # same test set for all
@@ -177,7 +173,7 @@ def train_one(cfg, variant, d_model, feature_dim, tag):
         "d_model": d_model,
         "feature_dim": feature_dim,
         "state_bytes": BN.state_bytes(mc, L),
-        "loss": np.stack(losses).T.tolist(),  # (seeds, steps)
+        "loss": losses.tolist(),  # (seeds, steps)
         "acc": acc,  # pair -> per-seed accuracy
     }
 

@@ -1,8 +1,8 @@
 """Lossless image compression with a probabilistic circuit (HCLT) and rANS.
 
 Reproduces Liu, Mandt, Van den Broeck, "Lossless Compression with Probabilistic Circuits", ICLR
-2022, arXiv:2111.11632v2: an HCLT learned from data (theory/pc.py), conditionals p(x_i | x_<i)
-computed with cached circuit evaluations, entropy-coded with rANS (theory/rans.py, exact integer
+2022, arXiv:2111.11632v2: an HCLT learned from data (models/pc.py), conditionals p(x_i | x_<i)
+computed with cached circuit evaluations, entropy-coded with rANS (models/rans.py, exact integer
 frequencies) and decoded bit-exactly; bits per dimension against independent pixels, a plain
 Chow-Liu tree and zlib/bz2/lzma/PNG/WebP on the same test images; and the per-variable work of the
 naive, the paper's cached and our outside-message scheme as D grows.
@@ -25,7 +25,6 @@ import gzip
 import io
 import lzma
 import sys
-import time
 import zlib
 
 import jax
@@ -33,14 +32,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._lib import claims as C
-from experiments._lib import cli, debian, plotting, progress
+from experiments._lib import cli, debian, plotting
 from experiments._lib.config import UsageError
-from experiments._lib.sharding import place_batch
-from theory import pc, pc_coding, rans
+from models import pc, pc_coding, rans
+from runtime import progress, rng
+from runtime.sharding import place_batch
+from runtime.timing import timed
 
 PAPER = "liu2022_pc_compression"
 CITED_PRESET = "full"
 DEBIAN_PACKAGES: tuple[str, ...] = ("dataset-fashion-mnist",)
+# PRNG streams (runtime.rng.key(seed, STREAM_*))
+STREAM_INIT = 1  # EM initial parameters
+STREAM_SAMPLES = 7  # ancestral samples for the figure
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 DATASETS = ("digits", "fashion_mnist")
 
@@ -159,8 +163,7 @@ def bpd(nats_per_image, D) -> float:
 
 def train_hclt(cfg: Config, tree: pc.Tree, train, test, K):
     D = train.shape[1]
-    key = jax.random.key(cfg.seed)
-    params = pc.init_params(jax.random.fold_in(key, 1), D, cfg.n_latent, K)
+    params = pc.init_params(rng.key(cfg.seed, STREAM_INIT), D, cfg.n_latent, K)
     flows = jax.jit(lambda p, x: pc.expected_flows(p, tree, x))
     ll = jax.jit(lambda p, x: pc.log_likelihood(p, tree, x))
     update = jax.jit(lambda p, f, step: pc.mix(p, pc.em_update(f, cfg.pseudocount), step))
@@ -181,12 +184,12 @@ def train_hclt(cfg: Config, tree: pc.Tree, train, test, K):
             f"batch_size {cfg.batch_size} exceeds the {train.shape[0]} training images"
         )
     curve = {"epoch": [], "train_bpd": [], "test_bpd": []}
-    rng = np.random.default_rng(cfg.seed)
+    gen = np.random.default_rng(cfg.seed)
     total = cfg.epochs + cfg.full_batch_epochs
     for ep in progress.bar(range(total), desc="EM", total=total):
         if ep < cfg.epochs:  # mini-batch EM, step decaying linearly to em_step / 10
             step = cfg.em_step * (1 - 0.9 * ep / max(1, cfg.epochs - 1))
-            perm = rng.permutation(train.shape[0])
+            perm = gen.permutation(train.shape[0])
             for b in range(n_batches):
                 xb = place_batch(train[perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]])
                 params = update(params, flows(params, xb), jnp.float32(step))
@@ -288,12 +291,6 @@ def classic_codecs(x, side, K) -> dict:
 # --- coding ----------------------------------------------------------------------------------
 
 
-def _timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-
 def run(cfg: Config) -> dict:
     train, test, K, side = load(cfg)
     D = train.shape[1]
@@ -305,13 +302,13 @@ def run(cfg: Config) -> dict:
 
     # structure: MI on (quantised) pixels -> maximum spanning tree rooted at its centre
     mi_x = _quantise(train[: cfg.mi_images], K, cfg.mi_bins)
-    (tree), t = _timed(lambda: pc.chow_liu_tree(pc.mutual_information(mi_x, int(mi_x.max()) + 1)))
+    (tree), t = timed(lambda: pc.chow_liu_tree(pc.mutual_information(mi_x, int(mi_x.max()) + 1)))
     timing["structure_s"] = t
     metrics["tree_height"] = tree.height
     metrics["tree_levels"] = len(tree.levels)
     metrics["circuit"] = pc.n_units(tree, cfg.n_latent, K)
 
-    (params, curve), t = _timed(lambda: train_hclt(cfg, tree, train, test, K))
+    (params, curve), t = timed(lambda: train_hclt(cfg, tree, train, test, K))
     timing["em_s"] = t
     series["em"] = curve
     ll_fn = jax.jit(lambda p, x: pc.log_likelihood(p, tree, x))
@@ -352,9 +349,9 @@ def run(cfg: Config) -> dict:
     streams, ideal, t_enc, t_dec, decoded = [], [], 0.0, 0.0, []
     for s in progress.bar(range(0, n_code, cfg.code_batch), desc="code"):
         xb = xc[s : s + cfg.code_batch]
-        (st, bits), t = _timed(lambda: pc_coding.encode(stepper, xb, K))  # noqa: B023
+        (st, bits), t = timed(lambda: pc_coding.encode(stepper, xb, K))  # noqa: B023
         t_enc += t
-        y, t = _timed(lambda: pc_coding.decode(stepper, st, D))  # noqa: B023
+        y, t = timed(lambda: pc_coding.decode(stepper, st, D))  # noqa: B023
         t_dec += t
         streams += st
         ideal.append(bits)
@@ -394,9 +391,9 @@ def run(cfg: Config) -> dict:
         stp = pc_coding.Stepper(params, tree, scheme, cfg.n_agree)
         _, st1 = stp.logpmf(stp.state0, 0)  # compile outside the clock
         jax.block_until_ready(stp.commit(st1, 0, xa[:, tree.preorder[0]]))
-        lps[scheme], t_lp = _timed(lambda: pc_coding.conditionals(stp, xa))  # noqa: B023
-        st, t_rans = _timed(lambda: pc_coding.encode(stp, xa, K, lps[scheme])[0])  # noqa: B023
-        y, t_d = _timed(lambda: pc_coding.decode(stp, st, D))  # noqa: B023
+        lps[scheme], t_lp = timed(lambda: pc_coding.conditionals(stp, xa))  # noqa: B023
+        st, t_rans = timed(lambda: pc_coding.encode(stp, xa, K, lps[scheme])[0])  # noqa: B023
+        y, t_d = timed(lambda: pc_coding.decode(stp, st, D))  # noqa: B023
         if not (y == xa).all():
             raise RuntimeError(f"{scheme} scheme failed to decode its own streams")
         thr[scheme] = (len(xa) / (t_lp + t_rans), len(xa) / t_d)
@@ -477,7 +474,7 @@ def run(cfg: Config) -> dict:
         "outside_max": float(max(sweep["outside_clt"] + sweep["outside_balanced"])),
     }
 
-    smp = pc.sample(params, tree, jax.random.fold_in(jax.random.key(cfg.seed), 7), cfg.n_samples)
+    smp = pc.sample(params, tree, rng.key(cfg.seed, STREAM_SAMPLES), cfg.n_samples)
     series["samples"] = np.asarray(smp).tolist()
     series["test_images"] = xc[: cfg.n_samples].tolist()
     metrics["side"] = side
@@ -619,7 +616,7 @@ def check_claims(results: dict) -> list[dict]:
         C.claim(
             "our_quantiser_partition",
             "our frequencies partition [0, 2^24) with no empty interval",
-            "theory/rans.py",
+            "models/rans.py",
             0,
             n_ours,
             "0 defects",

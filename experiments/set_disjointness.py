@@ -40,7 +40,8 @@ import numpy as np
 from scipy.stats import norm
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress, rng
+from experiments._lib import cli, plotting
+from runtime import progress, rng
 from theory import set_disjointness as SD
 
 PAPER = "arora2024_jrt"

@@ -35,8 +35,10 @@ import numpy as np
 import scipy.stats
 
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting, progress
-from experiments._lib.sharding import shard_map_batch
+from experiments._lib import cli, plotting
+from runtime import progress, rng
+from runtime.sharding import shard_map_batch
+from runtime.timing import time_fn
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
 
@@ -197,13 +199,13 @@ def _fit_slope(x, y_runs, n_boot: int = 400, seed: int = 0):
     x = np.log(np.asarray(x, np.float64))
     y = np.asarray(y_runs, np.float64)
     slope = np.polyfit(x, np.log(y.mean(axis=1)), 1)[0]
-    rng = np.random.default_rng(seed)  # local generator: resampling only, never the simulation
-    idx = rng.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
+    gen = np.random.default_rng(seed)  # local generator: resampling only, never the simulation
+    idx = gen.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
     boots = [np.polyfit(x, np.log(y[:, i].mean(axis=1)), 1)[0] for i in idx]
     return float(slope), float(np.std(boots, ddof=1))
 
 
-def _numpy_uniform_exploration(mu: np.ndarray, T: float, rng: np.random.Generator) -> float:
+def numpy_uniform_exploration(mu: np.ndarray, T: float, rng: np.random.Generator) -> float:
     """Straightforward NumPy loop over arms (the speed baseline): corrected uniform exploration."""
     K = len(mu)
     # Plain NumPy throughout: a JAX call here would add dispatch overhead to the baseline.
@@ -229,16 +231,13 @@ def _bench(root, cfg: Config) -> dict:
     mu = jax.vmap(lambda k: S.clear_cut_means(k, K))(jax.random.split(key, R))
     keys = jax.random.split(jax.random.fold_in(key, 1), R)
     Tb = jnp.full((R,), T)
-    simulate(mu, keys, Tb, name="uniform", authors=False)  # compile
-    reps = 3
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        simulate(mu, keys, Tb, name="uniform", authors=False)
-    jax_rate = reps * R * K / (time.perf_counter() - t0)
+    # median of 3 after a compiling call (runtime.timing)
+    t, _ = time_fn(lambda: simulate(mu, keys, Tb, name="uniform", authors=False), repeats=3)
+    jax_rate = R * K / t.median_s
     mu_np = np.asarray(mu)
-    rng = np.random.default_rng(cfg.seed)
+    gen = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
-    np_regret = [_numpy_uniform_exploration(mu_np[r], T, rng) for r in range(R)]
+    np_regret = [numpy_uniform_exploration(mu_np[r], T, gen) for r in range(R)]
     np_rate = R * K / (time.perf_counter() - t0)
     return {
         "jax_arm_runs_per_s": jax_rate,
@@ -257,7 +256,7 @@ def run(cfg: Config) -> dict:
 
 
 def _run(cfg: Config) -> dict:
-    root = jax.random.key(cfg.seed)
+    root = rng.key(cfg.seed)
     K, R = cfg.K, cfg.runs
     Ts = [f * K**3 for f in cfg.t_factors]
     modes = (("corrected", False), ("authors", True))

@@ -6,7 +6,7 @@ code (and `theory.cnn_kernels.cnn_kernels`) materialises the (n, m, d / s_1) cos
 array per level, which is what made n = 8192 need ~200 GB in PyTorch. Here:
 
     cnn_gram_reference(x, y, filters, block_rows)  XLA: rows in blocks (lax.map), each block
-        materialises only (block_rows, m, d / s_1); rows sharded over jax.devices().
+        materialises only (block_rows, m, d / s_1).
     cnn_gram_pallas(x, y, filters, block_m, block_n, interpret)  one Pallas program per
         (block_m, block_n) output tile: loads an X and a Y block, computes the first-level patch
         cosines as d fused multiply-adds per entry, runs the tree recursion on chip and writes
@@ -15,7 +15,9 @@ array per level, which is what made n = 8192 need ~200 GB in PyTorch. Here:
     gram_bytes(n, m), check_memory(n, m, ...)      say "too large" before allocating.
 
 Inputs: float64 (x64 enabled) or float32, first-level patches on unit spheres: the dispatcher
-checks them (for concrete arrays), the two implementations do not.
+checks them (for concrete arrays), the two implementations do not. The two implementations run on
+one device; the dispatcher distributes rows of x over jax.devices() through
+runtime.sharding.shard_rows (the repository's one shard_map helper).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import os
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
-from jax.sharding import NamedSharding, PartitionSpec
 
+from kernels import cnn_tree as tree
 from kernels._dispatch import resolve
-from theory import cnn_kernels as ck
+from runtime.sharding import shard_rows
 
 
 # ------------------------------------------------------------------------------- memory
@@ -62,7 +64,7 @@ def check_memory(
 
 # ------------------------------------------------------------------------------- reference
 def _block_rows(x, y, filters):
-    return ck.tree_from_cosines(ck.patch_cosines(x, y, filters[0]), filters)
+    return tree.tree_from_cosines(tree.patch_cosines(x, y, filters[0]), filters)
 
 
 @functools.partial(jax.jit, static_argnames=("filters", "block_rows"))
@@ -76,33 +78,10 @@ def _reference_blocked(x, y, filters, block_rows):
 
 
 def cnn_gram_reference(x, y, filters, *, block_rows: int = 256):
-    """(NNGP, NTK), each (n, m), via row blocks; rows of x sharded over jax.devices()."""
-    filters = ck.check_filters(x.shape[-1], filters)
+    """(NNGP, NTK), each (n, m), via row blocks, on one device (the dispatcher shards rows)."""
+    filters = tree.check_filters(x.shape[-1], filters)
     br = min(block_rows, max(x.shape[0], 1))
-    return _over_devices(lambda xs, ys: _reference_blocked(xs, ys, filters, br), x, y)
-
-
-def _over_devices(fn, x, y):
-    """fn(x_rows, y) on each device's share of the rows of x (a 1-D mesh over jax.devices()),
-    rows padded with a valid input to a multiple of the device count; fn itself on one device."""
-    devices = jax.devices()
-    nd = len(devices)
-    n = x.shape[0]
-    if nd == 1 or n < nd:
-        return fn(x, y)
-    per = -(-n // nd)
-    xp = jnp.pad(x, ((0, per * nd - n), (0, 0)), constant_values=1.0)  # cut off below
-    mesh = jax.sharding.Mesh(devices, ("rows",))
-    xp = jax.device_put(xp, NamedSharding(mesh, PartitionSpec("rows")))
-    f = jax.shard_map(
-        fn,
-        mesh=mesh,
-        in_specs=(PartitionSpec("rows"), PartitionSpec()),
-        out_specs=(PartitionSpec("rows"), PartitionSpec("rows")),
-        check_vma=False,
-    )
-    k, th = jax.jit(f)(xp, y)
-    return k[:n], th[:n]
+    return _reference_blocked(x, y, filters, br)
 
 
 # ------------------------------------------------------------------------------- Pallas
@@ -118,7 +97,7 @@ def _gram_tile_kernel(xt_ref, yt_ref, k_ref, t_ref, *, filters, d):
             term = xt_ref[j, :][:, None] * yt_ref[j, :][None, :]
             c = term if c is None else c + term
         cos.append(c)
-    k, th = ck.tree_from_cosine_list(cos, filters)
+    k, th = tree.tree_from_cosine_list(cos, filters)
     k_ref[...] = k.astype(k_ref.dtype)
     t_ref[...] = th.astype(t_ref.dtype)
 
@@ -164,11 +143,11 @@ def _pallas(x, y, filters, block_m, block_n, interpret):
 def cnn_gram_pallas(
     x, y, filters, *, block_m: int = 64, block_n: int = 64, interpret: bool = False
 ):
-    """Fused Gram tiles; see the module docstring. Returns (NNGP, NTK), each (n, m)."""
-    filters = ck.check_filters(x.shape[-1], filters)
+    """Fused Gram tiles on one device; see the module docstring. Returns (NNGP, NTK), (n, m)."""
+    filters = tree.check_filters(x.shape[-1], filters)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y differ in input length: {x.shape} vs {y.shape}")
-    return _over_devices(lambda xs, ys: _pallas(xs, ys, filters, block_m, block_n, interpret), x, y)
+    return _pallas(x, y, filters, block_m, block_n, interpret)
 
 
 # ------------------------------------------------------------------------------- dispatcher
@@ -180,11 +159,13 @@ def cnn_gram(x, y, filters, *, implementation: str | None = None, block_rows: in
     """
     choice = resolve(implementation)
     check_memory(x.shape[0], y.shape[0], itemsize=jnp.dtype(x.dtype).itemsize, extra=0)
-    filters = ck.check_filters(x.shape[-1], filters)
+    filters = tree.check_filters(x.shape[-1], filters)
     if not isinstance(x, jax.core.Tracer) and not isinstance(y, jax.core.Tracer):
         tol = 1e-10 if jnp.dtype(x.dtype) == jnp.float64 else 1e-5
-        ck.check_unit_patches(x, filters[0], atol=tol)
-        ck.check_unit_patches(y, filters[0], atol=tol)
+        tree.check_unit_patches(x, filters[0], atol=tol)
+        tree.check_unit_patches(y, filters[0], atol=tol)
     if choice.implementation == "reference":
-        return cnn_gram_reference(x, y, filters, block_rows=block_rows)
-    return cnn_gram_pallas(x, y, filters, interpret=choice.interpret)
+        one_device = lambda xs, ys: cnn_gram_reference(xs, ys, filters, block_rows=block_rows)
+    else:
+        one_device = lambda xs, ys: cnn_gram_pallas(xs, ys, filters, interpret=choice.interpret)
+    return shard_rows(one_device, x, y)  # rows of x over jax.devices()

@@ -16,22 +16,13 @@ import pathlib
 import sys
 
 from experiments._lib import io, registry
+from experiments._lib.summary import fmt, write_summary
 
 ROOT = registry.ROOT
 BEGIN = "<!-- BEGIN GENERATED: claims (python -m papers_repro.render) -->"
 END = "<!-- END GENERATED: claims -->"
 WS_BEGIN = "<!-- BEGIN GENERATED: status (python -m papers_repro.render --workspace) -->"
 WS_END = "<!-- END GENERATED: status -->"
-
-
-def fmt(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v).replace("|", "\\|")
 
 
 def claims_table(results: dict) -> str:
@@ -108,25 +99,6 @@ def experiment_end(name: str) -> str:
     return f"<!-- END GENERATED: claims {name} -->"
 
 
-def summary(preset: str) -> str:
-    rows = [
-        "| paper | experiment | claim | paper value | measured | status |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name in registry.names():
-        module, paper, _ = cited(name)
-        res = registry.results_dir(name, preset) / "results.json"
-        if not res.exists():
-            rows.append(f"| {paper} | {name} | (no results for preset {preset}) | | | missing |")
-            continue
-        for c in io.read_json(res)["claims"]:
-            rows.append(
-                f"| {paper} | {name} | `{c['id']}` | {fmt(c['paper_value'])} "
-                f"| {fmt(c['measured'])} | {c['status']} |"
-            )
-    return f"# Reproduction summary ({preset} presets)\n\n" + "\n".join(rows) + "\n"
-
-
 def status_table() -> str:
     rows = [
         "| experiment | paper | quick runtime | full runtime (device) | claims reproduced |",
@@ -163,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="quick")
     args = p.parse_args(argv)
     if args.summary:
-        text = summary(args.preset)
-        out = ROOT / "results" / "SUMMARY.md"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(text)
-        print(text)
+        print(write_summary(args.preset))
         return 0
     if args.workspace:
         ws = ROOT / "WORKSPACE.md"

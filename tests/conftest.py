@@ -8,6 +8,8 @@ import pathlib
 import jax
 import pytest
 
+import runtime  # noqa: F401  (first: the XLA flags this jaxlib needs, before jax starts)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Persistent XLA compilation cache: reruns of the suite skip most compile time (Makefile sets the

@@ -1,5 +1,3 @@
 """Closed forms and their finite-sample estimators, one module per topic."""
 
-from theory import _xla_cpu
-
-_xla_cpu.apply()
+import runtime  # noqa: F401  (first: XLA flags before jax starts its backend)

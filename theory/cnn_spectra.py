@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory import cnn_kernels as ck
+from kernels import cnn_tree as tree
 
 NU = {"ntk": 0.5, "nngp": 1.5}
 
@@ -121,7 +121,7 @@ def torus_spectrum(filters, n_grid: int, kind: str):
     _check_torus(filters, kind)
     n_patches = math.prod(filters[1:])
     with jax.enable_x64(True):
-        k, t = ck.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
+        k, t = tree.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
         grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
         return np.asarray(jnp.fft.fftn(grid).real / grid.size)
 
@@ -146,7 +146,7 @@ def torus_eigenvalues_at(filters, n_grid: int, kind: str, targets):
         k1 = jnp.asarray(targets[:, 0].astype(np.float64))
 
         def slab(acc, p):
-            k, t = ck.tree_from_cosine_list([jnp.cos(p)] + others, filters)
+            k, t = tree.tree_from_cosine_list([jnp.cos(p)] + others, filters)
             g = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * (n_patches - 1))
             f = jnp.fft.fftn(g)[rest]
             return acc + f * jnp.exp(-1j * k1 * p), None

@@ -11,8 +11,8 @@ import pytest
 
 from experiments import pc_compression as pcc
 from experiments._lib.config import UsageError
+from models import pc
 from tests.experiments.test_smoke import _python_m
-from theory import pc
 
 
 def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkeypatch, tmp_path):

@@ -106,7 +106,8 @@ def test_dispatcher_checks_before_allocating(x64):
 
 
 def test_rows_sharded_over_four_devices_give_the_same_gram():
-    """Both paths shard the rows of x over 4 simulated devices (37 rows: padded to 40)."""
+    """The dispatcher shards the rows of x over 4 simulated devices for both implementations
+    (runtime.sharding.shard_rows; 37 rows: padded to 40)."""
     code = (
         "import jax, numpy as np; jax.config.update('jax_enable_x64', True);"
         "from theory import cnn_kernels as ck; from kernels import cnn_gram as G;"
@@ -114,8 +115,8 @@ def test_rows_sharded_over_four_devices_give_the_same_gram():
         "x = ck.sample_product_of_spheres(jax.random.key(0), 37, 8, 2);"
         "y = ck.sample_product_of_spheres(jax.random.key(1), 11, 8, 2);"
         "k0, t0 = ck.cnn_kernels(x, y, (2, 2, 2));"
-        "k, t = G.cnn_gram_reference(x, y, (2, 2, 2), block_rows=4);"
-        "kp, tp = G.cnn_gram_pallas(x, y, (2, 2, 2), block_m=8, block_n=8, interpret=True);"
+        "k, t = G.cnn_gram(x, y, (2, 2, 2), implementation='reference', block_rows=4);"
+        "kp, tp = G.cnn_gram(x, y, (2, 2, 2), implementation='pallas');"
         "print(max(float(np.abs(a - b).max()) for a, b in ((k, k0), (kp, k0))),"
         "      max(float(np.abs(a - b).max()) for a, b in ((t, t0), (tp, t0))))"
     )

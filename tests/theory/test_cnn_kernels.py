@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from kernels import cnn_tree as tree
+from models import cnn_nets as nets
 from theory import cnn_kernels as ck
-from theory import cnn_nets as nets
 
 ARCHS = [(2, 2, 2), (3, 3), (2, 4), (4,), (2, 2, 3)]
 # Diagonal entries: t = x.x is 1 +- a few ulp and kappa_0 has a square-root cusp at 1:
@@ -37,11 +38,10 @@ def test_invariants(x64, filters):
 
 @pytest.mark.parametrize("filters", [(2, 2, 2), (3, 3), (2, 4)])
 def test_equals_neural_tangents(x64, filters):
-    from experiments.cnn_ntk_spectrum import _nt_kernels
 
     x = _x(10, filters, seed=3)
     k, t = (np.asarray(a) for a in ck.cnn_kernels(x, x, filters))
-    kn, tn = _nt_kernels(x, filters)
+    kn, tn = ck.nt_cnn_kernels(x, filters)
     off = ~np.eye(10, dtype=bool)
     np.testing.assert_allclose(k[off], kn[off], atol=1e-12)
     np.testing.assert_allclose(t[off], tn[off], atol=1e-12)
@@ -56,27 +56,27 @@ def test_arc_cosines_match_monte_carlo(x64):
     for t in (-0.9, -0.3, 0.0, 0.5, 0.95):
         u, v = z[0], t * z[0] + math.sqrt(1 - t * t) * z[1]
         for fn, samp in (
-            (ck.kappa1, 2 * jax.nn.relu(u) * jax.nn.relu(v)),
-            (ck.kappa0, 2.0 * (u > 0) * (v > 0)),
+            (tree.kappa1, 2 * jax.nn.relu(u) * jax.nn.relu(v)),
+            (tree.kappa0, 2.0 * (u > 0) * (v > 0)),
         ):
             se = float(jnp.std(samp)) / math.sqrt(n)
             assert abs(float(jnp.mean(samp)) - float(fn(t))) < 5 * se + 1e-12
 
 
 def test_known_values(x64):
-    assert float(ck.kappa1(1.0)) == pytest.approx(1.0)
-    assert float(ck.kappa1(0.0)) == pytest.approx(1 / math.pi)
-    assert float(ck.kappa1(-1.0)) == pytest.approx(0.0, abs=1e-15)
-    assert float(ck.kappa0(0.0)) == pytest.approx(0.5)
-    assert float(ck.kappa0(1.0)) == pytest.approx(1.0)
+    assert float(tree.kappa1(1.0)) == pytest.approx(1.0)
+    assert float(tree.kappa1(0.0)) == pytest.approx(1 / math.pi)
+    assert float(tree.kappa1(-1.0)) == pytest.approx(0.0, abs=1e-15)
+    assert float(tree.kappa0(0.0)) == pytest.approx(0.5)
+    assert float(tree.kappa0(1.0)) == pytest.approx(1.0)
 
 
 def test_single_layer_is_mean_over_patches_and_full_filter_is_fc(x64):
     x, y = _x(5, (2, 3)), _x(4, (2, 3), seed=1)  # d = 6
     k, t = ck.cnn_kernels(x, y, (2,))  # one layer: readout over 3 positions
-    cos = ck.patch_cosines(x, y, 2)
-    np.testing.assert_allclose(k, ck.kappa1(cos).mean(-1), atol=1e-15)
-    np.testing.assert_allclose(t, (ck.kappa1(cos) + ck.kappa0(cos) * cos).mean(-1), atol=1e-15)
+    cos = tree.patch_cosines(x, y, 2)
+    np.testing.assert_allclose(k, tree.kappa1(cos).mean(-1), atol=1e-15)
+    np.testing.assert_allclose(t, (tree.kappa1(cos) + tree.kappa0(cos) * cos).mean(-1), atol=1e-15)
     # filters (d,) on unit-norm inputs is the depth-1 FC kernel
     xs = ck.normalise_patches(x, 6)
     ys = ck.normalise_patches(y, 6)
@@ -102,12 +102,12 @@ def test_jit_and_vmap(x64):
 
 def test_bad_input():
     with pytest.raises(ValueError, match="does not divide the input length d = 8"):
-        ck.check_filters(8, (3, 2))
+        tree.check_filters(8, (3, 2))
     with pytest.raises(ValueError, match="must be >= 1"):
-        ck.check_filters(8, (2, 0))
+        tree.check_filters(8, (2, 0))
     with pytest.raises(ValueError, match="unit sphere"):
-        ck.check_unit_patches(np.ones((3, 4)), 2)
-    ck.check_unit_patches(ck.normalise_patches(jnp.ones((3, 4)), 2), 2)
+        tree.check_unit_patches(np.ones((3, 4)), 2)
+    tree.check_unit_patches(ck.normalise_patches(jnp.ones((3, 4)), 2), 2)
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["cnn", "lcn"])
@@ -156,7 +156,7 @@ def test_authors_nets_without_he_factor_are_ours_scaled_by_2_to_the_minus_L():
 def test_list_and_array_forms_of_the_tree_agree(x64):
     cos = jax.random.uniform(jax.random.key(9), (3, 5, 12), jnp.float64, -1, 1)
     for f in [(2, 2, 3), (3, 4), (2, 6), (2,)]:
-        want = ck.tree_from_cosines(cos[..., : 12 // f[0]], f)
-        got = ck.tree_from_cosine_list(list(jnp.moveaxis(cos[..., : 12 // f[0]], -1, 0)), f)
+        want = tree.tree_from_cosines(cos[..., : 12 // f[0]], f)
+        got = tree.tree_from_cosine_list(list(jnp.moveaxis(cos[..., : 12 // f[0]], -1, 0)), f)
         for a, b in zip(want, got, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-15)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.streaming_bandit_regret import _numpy_uniform_exploration
+from experiments.streaming_bandit_regret import numpy_uniform_exploration
 from tests._asserts import assert_close, assert_within_se
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
@@ -203,7 +203,7 @@ def test_jax_scan_matches_independent_numpy_loop():
         ).regret
     )
     rng = np.random.default_rng(0)
-    nx = np.array([_numpy_uniform_exploration(np.asarray(mu[r]), T, rng) for r in range(R)])
+    nx = np.array([numpy_uniform_exploration(np.asarray(mu[r]), T, rng) for r in range(R)])
     se = math.sqrt(jx.var(ddof=1) / R + nx.var(ddof=1) / R)
     assert_within_se(jx.mean(), nx.mean(), se, what="jax vs numpy mean regret")
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theory import pc, pc_coding
+from models import pc, pc_coding
 
 D, M, K = 6, 3, 3
 PARENT = np.array([-1, 0, 0, 1, 1, 2])  # root 0; 1 has children 3, 4; 2 has child 5

@@ -1,4 +1,4 @@
-"""tqdm bars that stay quiet when stderr is not a terminal or under CI."""
+"""Progress bars (tqdm) for long work in any layer; quiet off a terminal and under CI."""
 
 from __future__ import annotations
 

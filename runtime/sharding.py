@@ -1,7 +1,10 @@
 """Shard a leading batch axis (seeds, runs, chains, kernel rows) over `jax.devices()`.
 
 `shard_map_batch(fn, *xs)` = `jit(vmap(fn))` with the inputs placed on a 1-D mesh over every device,
-the batch axis split across it (padded to a multiple of the device count and cut back after). The
+the batch axis split across it (padded to a multiple of the device count and cut back after).
+`shard_rows(fn, x, *replicated)` runs a block function (rows in, rows out: a Gram-matrix row
+block) on each device's share of the rows of x. `place_batch(x)` only places x, for a jitted
+function that then runs SPMD (reductions over the batch become cross-device sums). The
 same code runs on 1 CPU, on N simulated CPU devices
 (`XLA_FLAGS=--xla_force_host_platform_device_count=N`), on a multi-GPU host, and multi-host after
 `jax.distributed.initialize()` (then `jax.devices()` spans every process; see WORKSPACE.md).
@@ -63,3 +66,29 @@ def place_batch(x, mesh: Mesh | None = None):
     mesh = batch_mesh() if mesh is None else mesh
     spec = PartitionSpec(BATCH_AXIS) if x.shape[0] % mesh.devices.size == 0 else PartitionSpec()
     return jax.device_put(x, NamedSharding(mesh, spec))
+
+
+def shard_rows(fn: Callable, x, *replicated, mesh: Mesh | None = None):
+    """`fn(x_rows, *replicated)` on each device's share of the rows of x; outputs (a pytree of
+    arrays with a leading rows axis) are concatenated back in order.
+
+    fn sees a block of rows (not one row, unlike `shard_map_batch`), so it can keep its own
+    blocking (lax.map, a Pallas grid). Rows are padded with copies of the last row to a multiple
+    of the device count and cut back after; with one device (or fewer rows than devices) it is
+    plain `fn(x, *replicated)`. Kernels stay single-device; callers distribute through this.
+    """
+    mesh = batch_mesh() if mesh is None else mesh
+    n_dev = mesh.devices.size
+    n = x.shape[0]
+    if n_dev == 1 or n < n_dev:
+        return fn(x, *replicated)
+    xp = jax.device_put(_pad(x, (-n) % n_dev), NamedSharding(mesh, PartitionSpec(BATCH_AXIS)))
+    f = jax.shard_map(
+        fn,
+        mesh=mesh,
+        in_specs=(PartitionSpec(BATCH_AXIS), *(PartitionSpec() for _ in replicated)),
+        out_specs=PartitionSpec(BATCH_AXIS),
+        check_vma=False,
+    )
+    out = jax.jit(f)(xp, *replicated)
+    return jax.tree_util.tree_map(lambda y: y[:n], out)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from theory import rans
+from models import rans
 
 pmfs = hnp.arrays(
     np.float64,

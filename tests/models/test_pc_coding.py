@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from theory import pc, pc_coding, rans
+from models import pc, pc_coding, rans
 
 SIDE, K, M = 4, 5, 4
 D = SIDE * SIDE

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theory import based_nets as BN
+from models import based_nets as BN
 
 
 def _mixer_outputs(module_cls, cfg, x):

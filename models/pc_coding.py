@@ -4,7 +4,7 @@ Liu, Mandt, Van den Broeck, ICLR 2022, arXiv:2111.11632v2, Sec. 3 (Fig. 2: encod
 compute p(x_i | x_<i) with the same circuit, a streaming code turns them into bits).
 
 Encoder and decoder step through the variables with the *same* jitted functions on the same
-batch shape, so the pmfs (and hence the integer frequencies of theory/rans.quantize) are
+batch shape, so the pmfs (and hence the integer frequencies of models/rans.quantize) are
 bit-identical on one machine and backend. Across machines the XLA float results may differ in the
 last bit; a stream is portable only with the same build (stated in WORKSPACE.md).
 """
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory import pc, rans
+from models import pc, rans
 
 SCHEMES = ("naive", "cached", "outside")
 
@@ -124,14 +124,19 @@ def decode(stepper: Stepper, streams: list[bytes], n_vars: int) -> np.ndarray:
     for s in range(0, len(streams), stepper.batch):
         chunk = streams[s : s + stepper.batch]
         n = len(chunk)
-        dec = rans.Decoder(chunk + [chunk[-1]] * (stepper.batch - n))
+        # Only the real streams are decoded. The padding rows of a short last batch repeat the
+        # last image (as the encoder's `_pad`) but get no stream: XLA:CPU may round a row's pmf
+        # differently at another batch position (seen on AMD EPYC), so a stream is decodable only
+        # with the pmfs of the row that encoded it.
+        dec = rans.Decoder(chunk)
         st = stepper.state0
         x = np.zeros((stepper.batch, n_vars), np.int64)
         for t, i in enumerate(stepper.order):
             lp, st = stepper.logpmf(st, t)
-            xi = dec.decode(rans.quantize(np.exp(np.asarray(lp, np.float64))))
-            x[:, i] = xi
-            st = stepper.commit(st, t, xi)
+            xi = dec.decode(rans.quantize(np.exp(np.asarray(lp, np.float64)[:n])))
+            x[:n, i] = xi
+            x[n:, i] = xi[-1]
+            st = stepper.commit(st, t, x[:, i])
         dec.finish()
         out.append(x[:n])
     return np.concatenate(out, 0)
