@@ -96,7 +96,7 @@ def test_same_seed_same_results_and_sharding_invariance(tmp_path):
     _run([*TINY, "--out", str(four)], {"XLA_FLAGS": flags})
     manifest = io.read_json(four / "manifest.json")
     # the manifest records the flags in force: ours plus the ynn-fusion workaround that
-    # theory/_xla_cpu.py appends on import
+    # runtime/xla_flags.py appends on import
     assert manifest["devices"]["device_count"] == 4
     assert manifest["xla_flags"].split() == [flags, "--xla_cpu_experimental_ynn_fusion_type="]
     assert _deterministic_part(four / "results.json") == _deterministic_part(one_a / "results.json")

@@ -211,7 +211,7 @@ def test_pallas_compiled_on_gpu(dtype):
 
 def test_xla_cpu_ynn_fusion_workaround_in_force():
     """jaxlib 0.10.2's XLA:CPU ynn fusion returned ~1e30 for the jitted O(L^2) form at L = 2048
-    (theory/_xla_cpu.py). With the fusions off, jit = the chunked form."""
+    (runtime/xla_flags.py). With the fusions off, jit = the chunked form."""
     import os
 
     assert "xla_cpu_experimental_ynn_fusion_type" in os.environ.get("XLA_FLAGS", "")
