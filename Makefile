@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # jax starts), exported for the command that follows; an unexamined jaxlib stops the target.
 XLA_ENV = flags="$$($(PY) runtime/xla_flags.py)" && export XLA_FLAGS="$$flags" &&
 
-.PHONY: setup repro test test-slow figures claims nt-env lock lint clean-results
+.PHONY: setup repro test test-slow gpu-check gpu-check-dry-run figures claims nt-env lock lint clean-results
 
 setup: $(STAMP) $(DEB_STAMP)
 
@@ -42,8 +42,18 @@ repro: setup
 test: setup
 	$(XLA_ENV) $(PY) -m pytest
 
+# The slow tier: full grids, quick presets, notebooks at their larger size, the full-preset
+# reproducibility checks (~2.5 h on 2 cores; WORKSPACE.md lists what runs here).
 test-slow: setup
 	$(XLA_ENV) $(PY) -m pytest -m slow
+
+# Every device check in one command on an NVIDIA machine (tools/gpu_check.py). No `setup`
+# prerequisite: the lent GPU machines have no network and bring their own CUDA jax.
+gpu-check:
+	python3 tools/gpu_check.py
+
+gpu-check-dry-run:
+	python3 tools/gpu_check.py --dry-run
 
 figures: setup
 	$(XLA_ENV) $(PY) -m experiments._lib.figures

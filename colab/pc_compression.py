@@ -57,7 +57,6 @@ QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
 # The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
 # backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
-import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -66,9 +65,8 @@ import runtime  # noqa: F401
 from experiments import pc_compression as pcc
 from models import pc, pc_coding
 
-cfg = pcc.PRESETS["quick"]
-if QUICK:
-    cfg = dataclasses.replace(cfg, epochs=5, full_batch_epochs=1)
+# QUICK: the experiment's smoke preset (seconds; what the tests run), else its quick preset
+cfg = pcc.PRESETS["smoke" if QUICK else "quick"]
 train, test, K, side = pcc.load(cfg)
 tree = pc.chow_liu_tree(pc.mutual_information(train, K))
 params, curve = pcc.train_hclt(cfg, tree, train, test, K)

@@ -56,24 +56,13 @@ QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
 # The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
 # backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
-import dataclasses
 
 import runtime  # noqa: F401
 from experiments import streaming_bandit_regret as sbr
 from experiments._lib import cli
 
-cfg = sbr.PRESETS["quick"]
-if QUICK:  # a minute-scale check of the whole pipeline
-    cfg = dataclasses.replace(
-        cfg,
-        K=24,
-        runs=4,
-        t_factors=(1.0, 10.0, 1000.0),
-        k_sweep=(12, 24),
-        k_sweep_T=1e6,
-        bench_runs=1,
-        algorithms=("uniform", "log", "loglog"),
-    )
+# QUICK: the experiment's smoke preset (seconds; what the tests run), else its quick preset
+cfg = sbr.PRESETS["smoke" if QUICK else "quick"]
 cfg
 
 # %%

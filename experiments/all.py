@@ -1,9 +1,13 @@
-"""`python -m experiments.all [--preset quick]`: run every experiment, write results/SUMMARY.md."""
+"""`python -m experiments.all [--preset quick]`: run every experiment, write results/SUMMARY.md.
+
+A failing experiment (non-zero exit or an exception) is reported and the others still run; the
+exit status is 1 if any failed. Ctrl-C stops the whole sweep (exit 130)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from experiments._lib import registry, summary
 
@@ -14,9 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     failed = []
     for name in registry.names():
-        module = registry.load(name)
         print(f"=== {name} [{args.preset}]", flush=True)
-        code = module.main(["--preset", args.preset])
+        try:
+            code = registry.load(name).main(["--preset", args.preset])
+        except KeyboardInterrupt:
+            print(f"interrupted in {name}", file=sys.stderr)
+            return 130
+        except Exception:  # report and carry on: one broken experiment must not hide the others
+            traceback.print_exc()
+            code = 1
+        if code == 130:
+            return 130
         if code != 0:
             failed.append(name)
     print(summary.write_summary(args.preset))

@@ -79,6 +79,16 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every form timed and checked at tiny sizes
+    "smoke": Config(
+        lengths=(16, 32),
+        feature_dim=4,
+        head_dim=16,
+        chunk=8,
+        repeats=3,
+        check_lengths=(5,),
+        check_chunks=(4,),
+    ),
     "quick": Config(),
     "full": Config(
         lengths=(128, 256, 512, 1024, 2048, 4096, 8192),

@@ -114,6 +114,15 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every teacher kind, the FC student, the dimension sweep
+    "smoke": Config(
+        sizes=(8, 16, 32),
+        n_test=16,
+        seeds=2,
+        dim_sweep=((2, 2), (2, 2, 2)),
+        dim_sizes=(8, 16, 32),
+        fit_min=8,
+    ),
     "quick": Config(),
     "full": Config(
         sizes=(64, 128, 256, 512, 1024, 2048, 4096),

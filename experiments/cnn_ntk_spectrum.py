@@ -114,6 +114,19 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every study and claim at the smallest sizes
+    "smoke": Config(
+        check_archs=((2, 2, 2), (3, 3)),
+        check_n=4,
+        widths=(8, 16, 32),
+        width_seeds=2,
+        width_n=4,
+        torus_grid=(32, 16, 16),
+        rank_archs=((2, 2, 2), (3, 3)),
+        rank_n=64,
+        scale_n=(64,),
+        compare_n=64,
+    ),
     "quick": Config(),
     "full": Config(
         check_n=24,

@@ -83,6 +83,17 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: all four variants, two state sizes, a few steps
+    "smoke": Config(
+        variants=VARIANTS,
+        d_models=(16,),
+        feature_dims=(1, 2),
+        n_layers=2,
+        steps=10,
+        batch=8,
+        seeds=2,
+        n_eval=20,
+    ),
     "quick": Config(),
     "full": Config(
         vocab=64,

@@ -89,6 +89,22 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every stage (EM, three schemes, both coders, baselines)
+    "smoke": Config(
+        n_train=200,
+        n_test=40,
+        n_latent=4,
+        mi_images=200,
+        epochs=2,
+        batch_size=100,
+        full_batch_epochs=1,
+        n_code=20,
+        code_batch=10,
+        n_agree=2,
+        scaling_sides=(2, 3, 4),
+        scaling_images=100,
+        n_samples=4,
+    ),
     "quick": Config(),
     "full": Config(
         dataset="fashion_mnist",

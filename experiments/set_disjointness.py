@@ -107,6 +107,21 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every algorithm, budget, order and claim at tiny sizes
+    "smoke": Config(
+        vocab=64,
+        pairs=((4, 8), (8, 4), (1, 8), (8, 1)),
+        n_examples=20,
+        budget_pair=(4, 8),
+        budgets=(1, 2, 4),
+        n_budget=40,
+        rf_pair=(4, 8),
+        state_sizes=(16, 32, 64),
+        n_rf=40,
+        stored_sizes=(4, 8, 16),
+        probe_size=8,
+        f_grid_per_octave=1,
+    ),
     "quick": Config(),
     "full": Config(
         vocab=2048,

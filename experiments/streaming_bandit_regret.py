@@ -123,6 +123,10 @@ class Config:
 
 
 PRESETS = {
+    # smoke: seconds, for the tests: every algorithm, family and claim at the smallest sizes
+    "smoke": Config(
+        K=24, runs=4, t_factors=(1.0, 10.0, 1000.0), k_sweep=(12, 24), k_sweep_T=1e6, bench_runs=1
+    ),
     "quick": Config(K=100, runs=16, k_sweep=(50, 150, 450), k_sweep_T=1e10, bench_runs=16),
     "full": Config(
         K=50_000,

@@ -38,3 +38,31 @@ def assert_within_se(estimate, target, se, *, k: float = 4.0, what: str = ""):
     assert abs(estimate - target) <= k * se, (
         f"{what}: {estimate:.6g} vs {target:.6g}, {abs(estimate - target) / se:.2f} SE (> {k})"
     )
+
+
+def sampled_grid(cases, k: int, *, cover: int | None = 0, seed: int = 0):
+    """pytest params for a parameter grid: a deterministic sample of k cases runs in the fast
+    suite, every other case carries the `slow` mark (`make test-slow` runs them), so the two tiers
+    together cover the whole grid (neural-tangents' generated-cases count, made deterministic).
+
+    cases: list of tuples (one per case, as `parametrize("a,b", ...)` takes them). cover: the
+    sample first takes one case for every value of that position (every implementation, every
+    algorithm), then fills up to k at random; None: k at random."""
+    import random
+
+    import pytest
+
+    cases = [c if isinstance(c, tuple) else (c,) for c in cases]
+    rng = random.Random(seed)
+    order = rng.sample(range(len(cases)), len(cases))
+    chosen: list[int] = []
+    if cover is not None:
+        seen = set()
+        for i in order:
+            if repr(cases[i][cover]) not in seen:
+                seen.add(repr(cases[i][cover]))
+                chosen.append(i)
+    chosen += [i for i in order if i not in chosen][: max(0, k - len(chosen))]
+    return [
+        pytest.param(*c, marks=() if i in chosen else pytest.mark.slow) for i, c in enumerate(cases)
+    ]

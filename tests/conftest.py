@@ -37,3 +37,81 @@ def key():
 def x64():
     with jax.enable_x64(True):
         yield
+
+
+# --------------------------------------------------------------------------- the time budget
+# The fast suite must stay under 12 minutes on a cold XLA cache on 2 cores with room for eight
+# papers (~75 s of tests each). Each unmarked test gets at most LIMIT_S (setup + call): a slower
+# test fails here and must be made faster or marked `slow` on purpose. A test that is one check
+# of the whole repository (the 4-device run of every smoke preset) states its own allowance with
+# `@pytest.mark.budget(seconds)` and the reason beside it. The per-paper totals and the slowest
+# tests are printed at the end of every run.
+LIMIT_S = float(os.environ.get("TEST_LIMIT_S", "60"))
+_TIMES: dict[str, float] = {}
+_PAPERS: dict[str, str] = {}
+
+
+def _paper_of(item) -> str:
+    """The paper a test's time is charged to: a parametrised experiment's or notebook's PAPER,
+    else the test module's `PAPER`, else "shared" (layers, CLI, rendering)."""
+    from experiments._lib import registry
+
+    names = registry.names()
+    for v in getattr(getattr(item, "callspec", None), "params", {}).values():
+        if isinstance(v, str) and v in names:
+            return getattr(registry.load(v), "PAPER", None) or "shared"
+        if isinstance(v, pathlib.Path) and v.suffix == ".py" and v.parent.name == "colab":
+            text = v.read_text()
+            for n in names:
+                if f"experiments.{n}" in text or f"experiments/{n}.py" in text:
+                    return getattr(registry.load(n), "PAPER", None) or "shared"
+    return getattr(item.module, "PAPER", "shared")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "budget(seconds): this test's own time allowance in the fast suite (say why)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        _PAPERS[item.nodeid] = _paper_of(item)
+
+
+def pytest_runtest_logreport(report):
+    _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.passed or item.get_closest_marker("slow"):
+        return
+    marker = item.get_closest_marker("budget")
+    limit = float(marker.args[0]) if marker else LIMIT_S
+    took = _TIMES.get(item.nodeid, 0.0) + rep.duration  # setup (already logged) + call
+    if took > limit:
+        rep.outcome = "failed"
+        rep.longrepr = (
+            f"took {took:.0f} s, over this test's fast-suite allowance of {limit:.0f} s: make "
+            "it faster, or mark it `slow` (it then runs in make test-slow)"
+        )
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TIMES:
+        return
+    per_paper: dict[str, float] = {}
+    for nodeid, t in _TIMES.items():
+        paper = _PAPERS.get(nodeid, "shared")
+        per_paper[paper] = per_paper.get(paper, 0.0) + t
+    tr = terminalreporter
+    tr.section("time budget")
+    tr.write_line(f"total {sum(_TIMES.values()):.0f} s over {len(_TIMES)} tests; per paper:")
+    for paper, t in sorted(per_paper.items(), key=lambda kv: -kv[1]):
+        tr.write_line(f"  {paper:<32} {t:7.1f} s")
+    tr.write_line("slowest tests:")
+    for nodeid, t in sorted(_TIMES.items(), key=lambda kv: -kv[1])[:12]:
+        tr.write_line(f"  {t:7.1f} s  {nodeid}")

@@ -1,7 +1,8 @@
 """Each colab/<name>.py (jupytext percent, the source of truth) has a paired .ipynb that executes.
 
-The notebooks run in a real Jupyter kernel (nbclient + ipykernel) on their quick path
-(NOTEBOOK_QUICK=1).
+The notebooks run in a real Jupyter kernel (nbclient + ipykernel): on their quick path
+(NOTEBOOK_QUICK=1: the experiments' smoke presets and the notebooks' small sizes) in the fast
+suite, and on their larger path (NOTEBOOK_QUICK=0: the quick presets) in the slow tier.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ def _sources(nb):
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
 
 
+@pytest.mark.parametrize(
+    "quick",
+    [pytest.param("1", id="quick_path"), pytest.param("0", id="larger", marks=pytest.mark.slow)],
+)
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
-def test_notebook_is_paired_and_runs(script, monkeypatch):
+def test_notebook_is_paired_and_runs(script, quick, monkeypatch):
     ipynb = script.with_suffix(".ipynb")
     assert ipynb.exists(), f"run: jupytext --to ipynb {script.relative_to(ROOT)}"
     paired = nbformat.read(ipynb, as_version=4)
     assert _sources(paired) == _sources(jupytext.read(script)), "ipynb out of sync with .py"
-    monkeypatch.setenv("NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("NOTEBOOK_QUICK", quick)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     NotebookClient(
         paired,

@@ -140,3 +140,31 @@ def test_registry_lists_experiments():
 def test_format_claims_prints_every_row():
     rows = [{"id": "a", "status": "reproduced", "paper_value": 0.5, "measured": 0.51}]
     assert "a" in cli.format_claims(rows) and "0.51" in cli.format_claims(rows)
+
+
+def test_all_keeps_going_past_a_failing_experiment(monkeypatch, capsys):
+    """experiments.all runs every experiment even when one raises, and reports the failures."""
+    import types
+
+    from experiments import all as run_all
+    from experiments._lib import summary
+
+    ran = []
+
+    def fake(name, behaviour):
+        def main(argv):
+            ran.append(name)
+            if behaviour == "raise":
+                raise RuntimeError("boom")
+            return behaviour
+
+        return types.SimpleNamespace(main=main)
+
+    mods = {"a": fake("a", "raise"), "b": fake("b", 0), "c": fake("c", 2)}
+    monkeypatch.setattr(registry, "names", lambda: list(mods))
+    monkeypatch.setattr(registry, "load", lambda n: mods[n])
+    monkeypatch.setattr(summary, "write_summary", lambda preset: "summary")
+    assert run_all.main(["--preset", "smoke"]) == 1
+    assert ran == ["a", "b", "c"]
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and "failed: a, c" in err

@@ -41,6 +41,15 @@ def test_tied_to_examined_jaxlib_versions():
         xla_flags.required_flags("0.99.0")
 
 
+def test_an_examined_verdict_from_gpu_check_is_honoured(monkeypatch):
+    monkeypatch.setenv("MEMLEARN_XLA_EXAMINED", "0.99.0=clean")
+    assert xla_flags.required_flags("0.99.0") == ()
+    monkeypatch.setenv("MEMLEARN_XLA_EXAMINED", "0.99.0=flag")
+    assert xla_flags.required_flags("0.99.0") == (xla_flags.FLAG,)
+    with pytest.raises(xla_flags.XlaFlagError):  # a verdict for another version does not count
+        xla_flags.required_flags("0.99.1")
+
+
 def test_flags_appended_once():
     f = xla_flags.flags_with_workaround("--a=1", (xla_flags.FLAG,))
     assert f == f"--a=1 {xla_flags.FLAG}"
