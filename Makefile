@@ -43,7 +43,7 @@ test: setup
 	$(XLA_ENV) $(PY) -m pytest
 
 # The slow tier: full grids, quick presets, notebooks at their larger size, the full-preset
-# reproducibility checks (~2.5 h on 2 cores; WORKSPACE.md lists what runs here).
+# reproducibility checks (~2.2 h on 2 cores, estimated; WORKSPACE.md lists what runs here).
 test-slow: setup
 	$(XLA_ENV) $(PY) -m pytest -m slow
 
