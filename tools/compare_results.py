@@ -1,12 +1,12 @@
 """Compare two results.json files number by number: did a rerun move anything?
 
-    python tools/compare_results.py OLD.json NEW.json [--rtol 0]
+    python tools/compare_results.py OLD.json NEW.json
     python tools/compare_results.py --git REV results/<name>/full/results.json   # vs a commit
 
 Walks `metrics`, `series` and `claims` (not `timing`, `config`: wall clock and inputs) and
 reports how many numeric leaves are bit-identical, how many moved and by how much (largest
-relative change, with its path), and every claim whose status changed. Exit 0 always: it
-reports, it does not judge.
+relative change, with its path), and every claim whose status changed. Exit 0 whenever it
+compares (it reports, it does not judge); 2, with a one-line error, when a file cannot be read.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -77,14 +78,25 @@ def main(argv=None) -> int:
     p.add_argument("new")
     p.add_argument("--git", action="store_true", help="OLD is a revision; read NEW's path there")
     args = p.parse_args(argv)
-    if args.git:
-        text = subprocess.run(
-            ["git", "show", f"{args.old}:{args.new}"], capture_output=True, text=True, check=True
-        ).stdout
-        old = json.loads(text)
-    else:
-        old = json.load(open(args.old))
-    new = json.load(open(args.new))
+    try:
+        if args.git:
+            # NEW's path inside the repository (a path outside it has no old version to read).
+            top = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            rel = os.path.relpath(os.path.abspath(args.new), top)
+            shown = subprocess.run(
+                ["git", "show", f"{args.old}:{rel}"], capture_output=True, text=True
+            )
+            if shown.returncode:
+                raise ValueError(shown.stderr.strip().splitlines()[-1])
+            old = json.loads(shown.stdout)
+        else:
+            old = json.load(open(args.old))
+        new = json.load(open(args.new))
+    except (OSError, ValueError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     json.dump(compare(old, new), sys.stdout, indent=1)
     print()
     return 0
