@@ -39,8 +39,13 @@ $(DEB_STAMP): $(STAMP) $(wildcard experiments/*.py) tools/debian_packages.py
 repro: setup
 	$(XLA_ENV) $(PY) -m experiments.all --preset quick
 
+# Two pytest workers (pytest-xdist): a cold suite is mostly XLA compilation, one core per
+# compile, so the second worker (and the 4-device smoke runs started beside each smoke test) keep
+# both of CI's 2 cores busy. loadgroup: tests marked xdist_group(name) run on one worker in
+# collection order (an experiment's smoke test, then the notebook that reuses its compiled programs).
+TEST_WORKERS ?= 2
 test: setup
-	$(XLA_ENV) $(PY) -m pytest
+	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The slow tier: full grids, quick presets, notebooks at their larger size, the full-preset
 # reproducibility checks (~2.2 h on 2 cores, estimated; WORKSPACE.md lists what runs here).

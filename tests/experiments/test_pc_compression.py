@@ -101,6 +101,9 @@ def _run(out, env_extra=None):
     return _deterministic_part(out / "results.json")
 
 
+# Slow tier: three processes at a size above smoke (~5 min cold on 2 cores); in the fast suite the
+# smoke test compares pc_compression's smoke preset on 1 and 4 devices.
+@pytest.mark.slow
 def test_same_seed_same_results_and_four_devices(tmp_path):
     a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
     assert a == b

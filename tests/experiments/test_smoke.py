@@ -1,6 +1,6 @@
-"""Every experiment's smoke preset through main([...]) with its outputs checked; one 4-device run
-of every smoke preset against the in-process ones (sharding and determinism at once); the quick
-presets in the slow tier (`make test-slow`)."""
+"""Every experiment's smoke preset through main([...]) with its outputs checked, and the same preset
+on 4 simulated devices in a process started beside it, compared (sharding and determinism at
+once); the quick presets in the slow tier (`make test-slow`)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLAIM_KEYS = {"id", "claim", "where", "paper_value", "measured", "tolerance", "status", "evidence"}
 STATUSES = {"reproduced", "not reproduced", "measured"}
 NAMES = registry.names()
-
-
-@pytest.fixture(scope="session")
-def smoke_dir(tmp_path_factory):
-    """Where the in-process smoke runs land; the 4-device test compares against them."""
-    return tmp_path_factory.mktemp("smoke")
 
 
 def _check_outputs(module, name, preset, out, tmp_path):
@@ -46,15 +40,6 @@ def _check_outputs(module, name, preset, out, tmp_path):
     redraw.mkdir()
     module.plot(results, redraw)
     assert sorted(p.name for p in redraw.glob("fig_*.png")) == pngs
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_smoke_preset_runs_and_writes_outputs(name, smoke_dir, tmp_path):
-    module = registry.load(name)
-    assert "smoke" in module.PRESETS, f"experiments.{name} has no smoke preset (contract)"
-    out = smoke_dir / name
-    assert module.main(["--preset", "smoke", "--out", str(out)]) == 0
-    _check_outputs(module, name, "smoke", out, tmp_path)
 
 
 @pytest.mark.slow
@@ -106,52 +91,116 @@ def _differences(a, b, path="", rtol=0.0):
     return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
 
 
-# Experiments whose batch reductions cross devices when sharded (EM flows summed over images
-# split across devices): their float sums may differ in the last bits from one device, so they
-# are compared to a relative 1e-4 (float32 sums of <= 1e3 terms differ by at most ~1e3 ulp =
-# 1e-4 relative; the claims' statuses and every integer must still match exactly).
-CROSS_DEVICE_REDUCTIONS = {"pc_compression": 1e-4}
+# What a 4-device run may legitimately change, per experiment, and why. Everything else in
+# results.json must be identical (floats to the stated relative tolerance, the rest exactly).
+#
+# Batch reductions that cross devices when sharded (EM flows summed over images split across
+# devices; jrt_training's losses averaged over a batch whose per-device shape changes the fusion)
+# differ in the last float32 bits from one device. Their floats are compared to a relative 1e-4
+# (a float32 sum of <= 1e3 terms in another order differs by at most ~1e3 ulp = 1e-4 relative),
+# claims by id, status and measured value, not by evidence text (which quotes rounding-level
+# numbers such as the float32 max |dp| between two exact schemes).
+CROSS_DEVICE_RTOL = {"pc_compression": 1e-4, "jrt_training": 1e-4}
+# Quantities that are discontinuous in the last bits of a float: the authors' pmf quantiser
+# overflows a 16-bit frequency exactly when a rounded pmf lands on a boundary, so the count over
+# 128 pmfs moves (58 vs 62 seen) when the EM parameters move by an ulp.
+DISCONTINUOUS = {"pc_compression": (("metrics", "authors_quantiser"),)}
+# Every claim of the benchmark is a ratio of wall-clock times: not seeded, never compared.
+TIMED_CLAIMS = {"bench_linear_attention"}
 
 
-# One subprocess runs every smoke preset on 4 simulated devices: the compilations for a 4-device
-# mesh are its own (a cold cache cannot share them with the 1-device runs), so this one test is
-# the size of the whole smoke tier, ~2 min cold on 2 cores; it replaces one 4-device run per
-# experiment.
-@pytest.mark.budget(300)
-def test_every_smoke_preset_same_on_four_devices(smoke_dir, tmp_path):
-    """Sharding invariance and determinism at once: a fresh process on 4 simulated devices gives
-    the same results.json as the in-process smoke run of each experiment."""
-    for name in NAMES:  # in-process runs the smoke tests left (or run now, if deselected)
-        if not (smoke_dir / name / "results.json").exists():
-            assert (
-                registry.load(name).main(["--preset", "smoke", "--out", str(smoke_dir / name)]) == 0
-            )
-    four = tmp_path / "four"
-    code = (
-        "from experiments._lib import registry\n"
-        f"out = {str(four)!r}\n"
-        "for n in registry.names():\n"
-        "    assert registry.load(n).main(['--preset', 'smoke', '--out', f'{out}/{n}']) == 0, n\n"
-    )
-    flags = "--xla_force_host_platform_device_count=4"
+def _comparable(name: str, path) -> dict:
+    results = _deterministic_part(path)
+    for keys in DISCONTINUOUS.get(name, ()):
+        node = results
+        for k in keys[:-1]:
+            node = node[k]
+        node.pop(keys[-1])
+    if name in TIMED_CLAIMS:
+        results.pop("claims")
+    elif name in CROSS_DEVICE_RTOL:
+        results["claims"] = [
+            {"id": c["id"], "status": c["status"], "measured": c["measured"]}
+            for c in results["claims"]
+        ]
+    return results
+
+
+def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
+    """`python -m experiments.<name> --preset smoke` on 4 simulated devices, started now."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} {FOUR_DEVICES}".strip()
     env = dict(os.environ, XLA_FLAGS=flags, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    return subprocess.Popen(
+        [sys.executable, "-m", f"experiments.{name}", "--preset", "smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    bad = []
-    for name in NAMES:
-        manifest = io.read_json(four / name / "manifest.json")
-        assert manifest["devices"]["device_count"] == 4
-        # the flags in force: ours plus the ynn-fusion workaround runtime/xla_flags.py appends
-        assert manifest["xla_flags"].split() == [flags, "--xla_cpu_experimental_ynn_fusion_type="]
-        diffs = _differences(
-            _deterministic_part(smoke_dir / name / "results.json"),
-            _deterministic_part(four / name / "results.json"),
-            rtol=CROSS_DEVICE_REDUCTIONS.get(name, 0.0),
-        )
-        bad += [f"{name}{d}" for d in diffs[:5]]
-    assert not bad, "\n".join(bad)
+
+
+FOUR_DEVICES = "--xla_force_host_platform_device_count=4"
+
+# Allowances. MEASURED_SMOKE_S: each smoke test's time (s) in one cold `make test` here (2 xdist
+# workers on 2 cores, 2026-12-02, wall 1381 s). CI ran the same suite 1.28x slower than this
+# machine (3229 s vs 2517 s at b1a3589), and which tests share the cores at a given moment changes
+# from run to run (x1.2-1.4 between two runs here, one beside a background job): allowance =
+# 2 x measured. These are the suite's largest costs (compilation: e.g. 24 bandit programs in each
+# of the two processes); see WORKSPACE.md, "Tests".
+MEASURED_SMOKE_S = {
+    "streaming_bandit_regret": 366, "pc_compression": 239, "cnn_ntk_spectrum": 186,
+    "jrt_training": 176, "set_disjointness": 103, "bench_linear_attention": 56,
+    "cnn_learning_curves": 52,
+}  # fmt: skip
+SMOKE_BUDGET_S = {n: 2.0 * t for n, t in MEASURED_SMOKE_S.items()}
+
+
+def smoke_budget_s(name: str) -> float:
+    """A new experiment starts at the suite's per-test limit until it is measured and listed."""
+    return SMOKE_BUDGET_S.get(name, 60.0)
+
+
+# The smoke tier: every experiment's smoke preset through main([...]) in this process, its
+# outputs checked (keys, claims, manifest, figures redrawn from results.json alone), and the same
+# preset in a fresh process on 4 simulated devices started beside it (the second core compiles
+# it while this one runs the in-process run), whose results.json must match: sharding
+# invariance and determinism at once, for every experiment. Each runs in the pytest-xdist group
+# named after its experiment, first: a notebook whose quick path runs the same smoke preset is in
+# that group too and then reads the one-device programs from the persistent compilation cache.
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.budget(smoke_budget_s(n)), pytest.mark.xdist_group(n)])
+        for n in NAMES
+    ],
+)
+def test_smoke_preset_runs_and_matches_four_devices(name, tmp_path):
+    module = registry.load(name)
+    assert "smoke" in module.PRESETS, f"experiments.{name} has no smoke preset (contract)"
+    four = tmp_path / "four"
+    proc = _four_device_run(name, four)
+    try:
+        out = tmp_path / "one"
+        assert module.main(["--preset", "smoke", "--out", str(out)]) == 0
+        _check_outputs(module, name, "smoke", out, tmp_path)
+        _, err = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    manifest = io.read_json(four / "manifest.json")
+    assert manifest["devices"]["device_count"] == 4
+    # the flags in force: this process's (the ynn-fusion workaround among them) plus the devices
+    one_flags = io.read_json(out / "manifest.json")["xla_flags"].split()
+    assert "--xla_cpu_experimental_ynn_fusion_type=" in one_flags
+    assert manifest["xla_flags"].split() == [*one_flags, FOUR_DEVICES]
+    diffs = _differences(
+        _comparable(name, out / "results.json"),
+        _comparable(name, four / "results.json"),
+        rtol=CROSS_DEVICE_RTOL.get(name, 0.0),
+    )
+    assert not diffs, "\n".join(diffs[:10])
 
 
 def test_python_m_experiments_lists_every_experiment():

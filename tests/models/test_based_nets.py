@@ -78,10 +78,11 @@ def test_lm_logits_and_gradients(mlp):
     cfg = BN.ModelConfig(vocab=20, d_model=8, heads=2, feature_dim=2, mlp=mlp)
     model = BN.BasedLM(cfg)
     tok = jax.random.randint(jax.random.key(4), (3, 11), 0, 20)
-    p = model.init(jax.random.key(5), tok)
-    logits = model.apply(p, tok)
+    # jitted, as training calls them (eagerly, every primitive of the model compiles on its own)
+    p = jax.jit(model.init)(jax.random.key(5), tok)
+    logits = jax.jit(model.apply)(p, tok)
     assert logits.shape == (3, 20)
-    g = jax.grad(lambda p: jax.nn.logsumexp(model.apply(p, tok)).sum())(p)
+    g = jax.jit(jax.grad(lambda p: jax.nn.logsumexp(model.apply(p, tok)).sum()))(p)
     assert all(bool(jnp.isfinite(v).all()) for v in jax.tree.leaves(g))
 
 

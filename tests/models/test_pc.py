@@ -52,13 +52,14 @@ def test_joint_sums_to_one_and_matches_enumeration(model):
 def test_marginals_equal_sums_of_the_joint(model):
     tree, params = model
     joint = np.exp(np.asarray(pc.log_likelihood(params, tree, jnp.asarray(ALL_X)), np.float64))
+    masked = jax.jit(lambda x, m: pc.log_likelihood(params, tree, x, m))  # one program, 5 masks
     rng = np.random.default_rng(1)
     for _ in range(5):
         keep = rng.random(D) < 0.5
         x = ALL_X[rng.integers(len(ALL_X))]
         match = (ALL_X[:, keep] == x[keep]).all(1)
         mask = jnp.asarray(np.broadcast_to(keep, (1, D)))
-        got = float(jnp.exp(pc.log_likelihood(params, tree, jnp.asarray(x[None]), mask))[0])
+        got = float(jnp.exp(masked(jnp.asarray(x[None]), mask))[0])
         np.testing.assert_allclose(got, joint[match].sum(), rtol=1e-5)
 
 
@@ -91,10 +92,13 @@ def test_full_batch_em_never_decreases_the_likelihood(model):
     x = jnp.asarray(rng.integers(0, K, (200, D)))
     params = pc.init_params(jax.random.key(5), D, M, K)
     prev = -np.inf
+    # one compiled EM step and likelihood (eagerly, each of the 8 steps dispatches op by op)
+    em_step = jax.jit(lambda p: pc.em_update(pc.expected_flows(p, tree, x), 1e-6))
+    total_ll = jax.jit(lambda p: pc.log_likelihood(p, tree, x).sum())
     for _ in range(8):
         # with a tiny pseudocount EM is (nearly) monotone: a MAP-EM step with Dirichlet prior
-        params = pc.em_update(pc.expected_flows(params, tree, x), 1e-6)
-        ll = float(pc.log_likelihood(params, tree, x).sum())
+        params = em_step(params)
+        ll = float(total_ll(params))
         assert ll >= prev - 1e-3
         prev = ll
 
@@ -103,7 +107,7 @@ def test_expected_flows_are_posterior_counts(model):
     """Root-prior flows sum to the number of examples (each example sends one unit of flow)."""
     tree, params = model
     x = jnp.asarray(ALL_X[:50])
-    f = pc.expected_flows(params, tree, x)
+    f = jax.jit(lambda p: pc.expected_flows(p, tree, x))(params)  # one program, not op by op
     np.testing.assert_allclose(float(jnp.exp(params["log_prior"]).sum()), 1.0, rtol=1e-6)
     np.testing.assert_allclose(float(f["log_prior"].sum()), 50.0, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(f["log_leaf"].sum((1, 2))), 50.0, rtol=1e-5)

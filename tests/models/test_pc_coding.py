@@ -18,8 +18,9 @@ def model():
     x = rng.integers(0, K, (300, D))
     tree = pc.chow_liu_tree(pc.mutual_information(x, K))
     params = pc.init_params(jax.random.key(1), D, M, K)
+    em_step = jax.jit(lambda p: pc.em_update(pc.expected_flows(p, tree, x), 0.1))  # not op by op
     for _ in range(3):
-        params = pc.em_update(pc.expected_flows(params, tree, x), 0.1)
+        params = em_step(params)
     return tree, params
 
 
