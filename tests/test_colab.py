@@ -25,7 +25,7 @@ RUNS_SMOKE_PRESET = {
 }
 # Each quick path's time (s) in one cold `make test` here (2026-12-02; a Jupyter kernel's start,
 # imports, the run and its figures); allowance 2 x measured for the reasons given beside
-# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (CI 1.28x slower, pairing on the cores).
+# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (CI's run-to-run spread, core pairing).
 MEASURED_NOTEBOOK_S = {"cnn_ntk": 71, "streaming_bandits": 66, "jrt": 57, "pc_compression": 48}
 NOTEBOOK_BUDGET_S = {n: 2.0 * t for n, t in MEASURED_NOTEBOOK_S.items()}
 
