@@ -53,6 +53,10 @@ def test_table1_headline_is_the_papers_computation():
     assert round(t["se_cells"], 1) != 1.3 and round(t["sd_cells"], 1) != 1.3
 
 
+# Allowance 2 x the 41 s measured in a cold `make test` (2026-12-02), the rule beside
+# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (within 1.5x of the 60 s limit):
+# a short training run per variant.
+@pytest.mark.budget(82)
 @pytest.mark.parametrize("variant", ["jrt_causal", "softmax", "noncausal"])
 def test_every_variant_trains_and_evaluates(variant):
     cfg = tr.Config(steps=10, batch=4, seeds=2, n_eval=10, d_models=(8,), feature_dims=(2,))
