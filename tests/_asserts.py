@@ -66,3 +66,12 @@ def sampled_grid(cases, k: int, *, cover: int | None = 0, seed: int = 0):
     return [
         pytest.param(*c, marks=() if i in chosen else pytest.mark.slow) for i, c in enumerate(cases)
     ]
+
+
+# Time allowances (`@pytest.mark.budget(allowance_s(measured))`) for the tests whose time in a
+# cold `make test` (2 xdist workers on 2 cores) is over the suite's per-test limit or within 1.5x
+# of it. Two CI runs of one suite took 2517 s and 3229 s (x1.28 from run to run, same machine type
+# as the measurements), and which tests share the cores at a given moment changes from run to run
+# (x1.2-1.4 between two runs here): allowance = 2 x measured (>= 1.28 x 1.4).
+def allowance_s(measured_s: float) -> float:
+    return 2.0 * measured_s

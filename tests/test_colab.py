@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests._asserts import allowance_s
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "colab").glob("*.py"))
 # Notebooks whose quick path runs an experiment's smoke preset: they join that experiment's
@@ -24,18 +26,16 @@ RUNS_SMOKE_PRESET = {
     "streaming_bandits": "streaming_bandit_regret",
 }
 # Each quick path's time (s) in one cold `make test` here (2026-12-02; a Jupyter kernel's start,
-# imports, the run and its figures); allowance 2 x measured for the reasons given beside
-# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (CI's run-to-run spread, core pairing).
+# imports, the run and its figures). Allowance: tests._asserts.allowance_s.
 MEASURED_NOTEBOOK_S = {"cnn_ntk": 71, "streaming_bandits": 66, "jrt": 57, "pc_compression": 48}
-NOTEBOOK_BUDGET_S = {n: 2.0 * t for n, t in MEASURED_NOTEBOOK_S.items()}
 
 
 def _script_param(script: pathlib.Path):
     marks = []
     if script.stem in RUNS_SMOKE_PRESET:
         marks.append(pytest.mark.xdist_group(RUNS_SMOKE_PRESET[script.stem]))
-    if script.stem in NOTEBOOK_BUDGET_S:
-        marks.append(pytest.mark.budget(NOTEBOOK_BUDGET_S[script.stem]))
+    if script.stem in MEASURED_NOTEBOOK_S:
+        marks.append(pytest.mark.budget(allowance_s(MEASURED_NOTEBOOK_S[script.stem])))
     return pytest.param(script, marks=marks, id=script.stem)
 
 

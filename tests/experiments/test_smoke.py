@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from experiments._lib import io, registry
+from tests._asserts import allowance_s
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLAIM_KEYS = {"id", "claim", "where", "paper_value", "measured", "tolerance", "status", "evidence"}
@@ -126,6 +127,9 @@ def _comparable(name: str, path) -> dict:
     return results
 
 
+FOUR_DEVICES = "--xla_force_host_platform_device_count=4"
+
+
 def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
     """`python -m experiments.<name> --preset smoke` on 4 simulated devices, started now."""
     flags = f"{os.environ.get('XLA_FLAGS', '')} {FOUR_DEVICES}".strip()
@@ -140,25 +144,22 @@ def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
     )
 
 
-FOUR_DEVICES = "--xla_force_host_platform_device_count=4"
-
-# Allowances. MEASURED_SMOKE_S: each smoke test's time (s) in one cold `make test` here (2 xdist
-# workers on 2 cores, 2026-12-02, wall 1381 s). Two CI runs of one suite took 2517 s and 3229 s
-# (x1.28 from run to run, same machine type as here), and which tests share the cores at a given
-# moment changes from run to run (x1.2-1.4 between two runs here, one beside a background job):
-# allowance = 2 x measured (>= 1.28 x 1.4). These are the suite's largest costs (compilation:
-# e.g. 24 bandit programs in each of the two processes); see WORKSPACE.md, "Tests".
+# Each smoke test's time (s) in one cold `make test` here (2026-12-02, wall 1381 s), the suite's
+# largest costs (compilation: e.g. 24 bandit programs in each of the two processes; WORKSPACE.md,
+# "Tests"). Allowance: tests._asserts.allowance_s. An experiment not listed yet has the suite's
+# per-test limit until it is measured.
 MEASURED_SMOKE_S = {
     "streaming_bandit_regret": 366, "pc_compression": 239, "cnn_ntk_spectrum": 186,
     "jrt_training": 176, "set_disjointness": 103, "bench_linear_attention": 56,
     "cnn_learning_curves": 52,
 }  # fmt: skip
-SMOKE_BUDGET_S = {n: 2.0 * t for n, t in MEASURED_SMOKE_S.items()}
 
 
-def smoke_budget_s(name: str) -> float:
-    """A new experiment starts at the suite's per-test limit until it is measured and listed."""
-    return SMOKE_BUDGET_S.get(name, 60.0)
+def _smoke_param(name: str):
+    marks = [pytest.mark.xdist_group(name)]
+    if name in MEASURED_SMOKE_S:
+        marks.append(pytest.mark.budget(allowance_s(MEASURED_SMOKE_S[name])))
+    return pytest.param(name, marks=marks)
 
 
 # The smoke tier: every experiment's smoke preset through main([...]) in this process, its
@@ -168,13 +169,7 @@ def smoke_budget_s(name: str) -> float:
 # invariance and determinism at once, for every experiment. Each runs in the pytest-xdist group
 # named after its experiment, first: a notebook whose quick path runs the same smoke preset is in
 # that group too and then reads the one-device programs from the persistent compilation cache.
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=[pytest.mark.budget(smoke_budget_s(n)), pytest.mark.xdist_group(n)])
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", [_smoke_param(n) for n in NAMES])
 def test_smoke_preset_runs_and_matches_four_devices(name, tmp_path):
     module = registry.load(name)
     assert "smoke" in module.PRESETS, f"experiments.{name} has no smoke preset (contract)"

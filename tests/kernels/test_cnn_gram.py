@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from kernels import cnn_gram as G
+from tests._asserts import allowance_s
 from tests.kernels.harness import gpu, needs_gpu
 from theory import cnn_kernels as ck
 
@@ -105,10 +106,8 @@ def test_dispatcher_checks_before_allocating(x64):
         G.check_memory(10**7, 10**7)
 
 
-# Allowance 2 x the 32 s measured in a cold `make test` (2026-12-02), the rule beside
-# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (within 1.5x of the 60 s limit):
-# a 4-device subprocess.
-@pytest.mark.budget(64)
+# 32 s in a cold `make test` (2026-12-02): a 4-device subprocess
+@pytest.mark.budget(allowance_s(32))
 def test_rows_sharded_over_four_devices_give_the_same_gram():
     """The dispatcher shards the rows of x over 4 simulated devices for both implementations
     (runtime.sharding.shard_rows; 37 rows: padded to 40)."""

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests._asserts import allowance_s
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "gpu_check.py"
 
@@ -28,10 +30,8 @@ def test_refuses_without_a_gpu_in_one_line():
     assert "Traceback" not in out.stderr
 
 
-# Allowance 2 x the 36 s measured in a cold `make test` (2026-12-02), the rule beside
-# MEASURED_SMOKE_S in tests/experiments/test_smoke.py (within 1.5x of the 60 s limit):
-# a subprocess that collects the gpu tests (imports every test module).
-@pytest.mark.budget(72)
+# 36 s in a cold `make test` (2026-12-02): a subprocess collecting the gpu tests
+@pytest.mark.budget(allowance_s(36))
 def test_dry_run_lists_every_gpu_test_and_benchmark():
     out = _run("--dry-run")
     assert out.returncode == 0, out.stderr
