@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         if code != 0:
             failed.append(name)
-    print(summary.write_summary(args.preset))
+    text = summary.write_summary(args.preset)
+    print(text.split("## Every row")[0].rstrip())  # the counts; every row is in the file
+    print("every row: results/SUMMARY.md")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -49,6 +49,8 @@ from kernels import cnn_gram as G
 from runtime import progress, rng
 from theory import cnn_kernels as ck
 from theory import cnn_spectra as S
+from theory import stats
+from theory.stats import loglog_slope
 
 PAPER = "cagnetta2023_wide_cnn"
 CITED_PRESET = "full"
@@ -178,17 +180,13 @@ def _fit(sizes, errs, seed, fit_min):
     errs = np.asarray(errs)[:, sel]  # (seeds, sizes)
     beta = -S.fit_power_law(sizes, errs.mean(0))[0]
     per_seed = [-S.fit_power_law(sizes, e)[0] for e in errs]
-    rng = np.random.default_rng(seed)
-    boots = [
-        -S.fit_power_law(sizes, errs[rng.integers(0, len(errs), len(errs))].mean(0))[0]
-        for _ in range(400)
-    ]
+    _, se = loglog_slope(sizes, errs.T, seed=seed, ddof=0)  # the SE of -beta is the SE of beta
     return {
         "beta": beta,
         "beta_all_sizes": beta_all,
         "last_local": last_local,
         "spread": float(np.std(per_seed)),
-        "se": float(np.std(boots)),
+        "se": se,
         "per_seed": per_seed,
         "fit_range": [int(sizes[0]), int(sizes[-1])],
     }
@@ -283,6 +281,25 @@ def run(cfg: Config) -> dict:
     return {"metrics": metrics, "series": series, "timing": {"total_s": time.perf_counter() - t0}}
 
 
+BETA_WHERE = "theory.cnn_spectra.learning_curve_exponent (our reading of Sec. 5's rates)"
+DECIDE_N = (
+    "learning curves to n = 16384 (Gram + Cholesky, ~4 GB per kernel in float64: fits this "
+    "machine for a few teachers) show whether the local exponent keeps falling to the prediction"
+)
+
+
+def _sided(id, text, value, se, reference, where, evidence, k=2.0):
+    """A directional claim ('A beats B'): value +- k SE entirely above 0 = reproduced, entirely
+    below = not reproduced (the opposite holds), straddling 0 = inconclusive (no decision)."""
+    lo, hi = value - k * se, value + k * se
+    verdict = stats.band_verdict(lo, hi, 0.0, math.inf)
+    return C.claim(
+        id, text, where, reference, value, f"{value:.3g} +- {k:g} SE = [{lo:.3g}, {hi:.3g}] > 0",
+        None, evidence, kind=C.CLAIM, source=C.PAPER, status=C.verdict_status(verdict),
+        decide="more seeds (the SE falls as 1/sqrt(seeds)) or larger n",
+    )  # fmt: skip
+
+
 def check_claims(results: dict) -> list[dict]:
     m = results["metrics"]
     rows = []
@@ -290,44 +307,65 @@ def check_claims(results: dict) -> list[dict]:
     names = m["teachers"]
     for n in names:
         fit = m["fits"]["hier"][n]
-        # Tolerance: max(3 bootstrap SE, gap / 2), gap = distance to the nearest other teacher's
-        # predicted exponent (the rate this one must be told apart from).
+        # The rate this teacher's exponent must be told apart from: the nearest other teacher's
+        # predicted exponent (a different d_eff); band = prediction +- gap/2, interval 3 SE.
         others = [th[o] for o in names if o != n and abs(th[o] - th[n]) > 1e-12]
-        gap = min(abs(th[n] - o) for o in others) if others else 0.25
-        tol = max(3 * fit["se"], gap / 2)
+        alt = min(others, key=lambda o: abs(o - th[n]))
         kind, f = n.split("_", 1)
         local = fit["d_teacher"] < m["d_eff_student"]
         rows.append(
-            C.claim(
+            C.rate_claim(
                 f"beta_{n}",
                 f"{kind.upper()} teacher {'local' if local else 'full-input'} (filters {f}, "
                 f"d_eff = {fit['d_teacher']}), hierarchical NTK student: beta",
-                "Sec. 5 (teacher-student)",
+                BETA_WHERE,
                 th[n],
                 fit["beta"],
-                f"+-{tol:.3g}",
-                C.within(fit["beta"], th[n], tol),
-                f"spread over seeds {fit['spread']:.3f}, bootstrap SE {fit['se']:.3f}, "
-                f"n in {fit['fit_range']} (all sizes: {fit['beta_all_sizes']:.3f}; last "
-                f"doubling: {fit['last_local']:.3f})",
+                fit["se"],
+                target=th[n],
+                alternative=alt,
+                alternative_name="the nearest other teacher's beta",
+                source=C.DERIVED,
+                evidence=f"spread over seeds {fit['spread']:.3f}, n in {fit['fit_range']} (all "
+                f"sizes: {fit['beta_all_sizes']:.3f}; last doubling: {fit['last_local']:.3f})",
+                decide=DECIDE_N,
             )
         )
-    ntk_local = sorted(
+    # Discriminating form of "the exponent is set by the teacher's locality": the hierarchical
+    # student's advantage over the FC student, beta_hier - beta_fc, falls as the teacher's d_eff
+    # grows (prediction: learning_curve_exponent for both students); the FC control has no such
+    # dependence in its theory (advantage slope 0 is the alternative). Slope of the advantage vs
+    # log2 d_eff over the NTK teachers, SE by propagation (hier and FC fits treated as
+    # independent: they share data, positively correlated, so this SE is conservative).
+    ntk = sorted(
         [n for n in names if n.startswith("ntk_")], key=lambda n: m["fits"]["hier"][n]["d_teacher"]
     )
-    betas = [m["fits"]["hier"][n]["beta"] for n in ntk_local]
-    ses = [m["fits"]["hier"][n]["se"] for n in ntk_local]
-    ordered = all(b1 - b2 > 0 for b1, b2 in zip(betas, betas[1:], strict=False))
+    x = [math.log2(m["fits"]["hier"][n]["d_teacher"]) for n in ntk]
+    adv = [m["fits"]["hier"][n]["beta"] - m["fits"]["fc"][n]["beta"] for n in ntk]
+    adv_se = [math.hypot(m["fits"]["hier"][n]["se"], m["fits"]["fc"][n]["se"]) for n in ntk]
+    pred = [th[n] - m["theory"]["fc"][n] for n in ntk]
+    target = stats.ols_slope(x, pred, [1.0] * len(x))[0]
+    slope, se = stats.ols_slope(x, adv, adv_se)
     rows.append(
-        C.claim(
-            "beta_ordered_by_teacher_d_eff",
-            "beta decreases as the teacher's effective dimension grows (local -> full input)",
-            "Sec. 5",
-            "decreasing",
-            " > ".join(f"{b:.3f}" for b in betas),
-            "strict order",
-            ordered,
-            "NTK teachers " + ", ".join(ntk_local) + "; SEs " + ", ".join(f"{s:.3f}" for s in ses),
+        C.rate_claim(
+            "advantage_falls_with_teacher_d_eff",
+            "hierarchical-over-FC exponent advantage falls as the teacher's d_eff grows "
+            "(slope of beta_hier - beta_fc vs log2 d_eff, NTK teachers)",
+            "theory.cnn_spectra.learning_curve_exponent (hier minus FC student, Sec. 5)",
+            target,
+            slope,
+            se,
+            target=target,
+            alternative=0.0,
+            alternative_name="no locality advantage (FC-like)",
+            source=C.DERIVED,
+            evidence="advantage per teacher "
+            + ", ".join(
+                f"{n}: {a:.3f} +- {s:.3f} (pred {p:.3f})"
+                for n, a, s, p in zip(ntk, adv, adv_se, pred, strict=True)
+            ),  # fmt: skip
+            decide="more seeds for the d_eff = 1 teacher (its FC fit has the largest SE) and "
+            + DECIDE_N,
         )
     )
     for n in names:
@@ -337,67 +375,91 @@ def check_claims(results: dict) -> list[dict]:
         diff = fh["beta"] - ff["beta"]
         se = math.hypot(fh["se"], ff["se"])
         # Lower error: per-seed log ratio FC / hierarchical at the largest n (same points, same
-        # target draw in both), judged by its mean against 2 standard errors over seeds.
+        # target draw in both), its mean +- 2 standard errors over seeds against 0.
         eh = np.asarray(results["series"]["errors"]["hier"][n])[:, -1]
         ef = np.asarray(results["series"]["errors"]["fc"][n])[:, -1]
         lr = np.log(ef / eh)
         lr_se = float(lr.std(ddof=1) / np.sqrt(lr.size))
         rows.append(
-            C.claim(
+            _sided(
                 f"hier_lower_error_{n}",
-                f"hierarchical student beats the FC student on the local {n} target (error ratio)",
-                "Sec. 5",
-                "> 1",
-                float(np.exp(lr.mean())),
-                "log ratio > 2 SE",
-                float(lr.mean()) > 2 * lr_se,
-                f"test MSE / variance at n_max: {eh.mean():.3g} vs FC {ef.mean():.3g}; "
-                f"{int((lr > 0).sum())}/{lr.size} seeds",
+                f"hierarchical student beats the FC student on the local {n} target "
+                "(log error ratio FC / hierarchical at n_max)",
+                float(lr.mean()),
+                lr_se,
+                "> 0",
+                "Sec. 5 (local targets: the hierarchical student learns them faster)",
+                f"error ratio {float(np.exp(lr.mean())):.3g}; test MSE / variance at n_max: "
+                f"{eh.mean():.3g} vs FC {ef.mean():.3g}; {int((lr > 0).sum())}/{lr.size} seeds",
             )
         )
         rows.append(
-            C.claim(
+            _sided(
                 f"hier_faster_rate_{n}",
                 f"hierarchical student's exponent exceeds the FC student's on the local {n} target",
-                "Sec. 5",
-                "> 0",
                 diff,
-                "> 2 SE",
-                diff > 2 * se,
+                se,
+                "> 0",
+                "Sec. 5 (local targets: the hierarchical student learns them faster)",
                 f"beta {fh['beta']:.3f} vs FC {ff['beta']:.3f} (FC heuristic theory "
-                f"{m['theory']['fc'][n]:.3f}); SE of the difference {se:.3f}",
+                f"{m['theory']['fc'][n]:.3f})",
             )
         )
     dims = sorted(m["dim_fits"].values(), key=lambda r: r["d"])
     for r in dims:
         thv = r["theory"]
         others = [o["theory"] for o in dims if o is not r]
-        gap = min(abs(thv - o) for o in others) if others else 0.25
-        tol = max(3 * r["se"], gap / 2)
+        alt = min(others, key=lambda o: abs(o - thv))
         rows.append(
-            C.claim(
+            C.rate_claim(
                 f"beta_random_cnn_d{r['d']}",
                 f"random infinitely-wide CNN (NNGP) teacher, d = {r['d']}: beta = 3 / d_eff(L)",
-                "Sec. 5 (random-CNN teacher)",
+                BETA_WHERE,
                 thv,
                 r["beta"],
-                f"+-{tol:.3g}",
-                C.within(r["beta"], thv, tol),
-                f"d_eff = {r['d_eff']}; spread {r['spread']:.3f}, SE {r['se']:.3f}, "
-                f"n in {r['fit_range']}",
+                r["se"],
+                target=thv,
+                alternative=alt,
+                alternative_name="the nearest other d's beta",
+                source=C.DERIVED,
+                evidence=f"d_eff = {r['d_eff']}; spread {r['spread']:.3f}, n in {r['fit_range']}",
+                decide=DECIDE_N,
             )
         )
-    b = [r["beta"] for r in dims]
+    # "Too rich to be learnable in high d": beta ~ 1/d. Test the exponent of that law: slope of
+    # log beta vs log d (prediction -1 from beta = 3 / d_eff), against a rate set by a fixed
+    # local structure (slope 0, what a teacher of bounded d_eff would give).
+    ds = [r["d"] for r in dims]
+    b_slope, b_se = stats.loglog_slope_from_means(ds, [r["beta"] for r in dims],
+                                                  [r["se"] for r in dims])  # fmt: skip
+    th_slope = stats.loglog_slope_from_means(ds, [r["theory"] for r in dims], [0.0] * len(ds))[0]
     rows.append(
-        C.claim(
+        C.rate_claim(
             "random_cnn_hard_in_high_d",
-            "the random-CNN teacher's beta falls with the input dimension (hard in high d)",
-            "Sec. 5, abstract",
-            "decreasing in d",
-            " > ".join(f"{v:.3f}" for v in b),
-            "strict order",
-            all(x > y for x, y in zip(b, b[1:], strict=False)),
-            "d = " + ", ".join(str(r["d"]) for r in dims),
+            "random-CNN teacher: beta ~ 1/d (log-log slope of beta vs d), hard in high d",
+            "Abstract; Sec. 5 (random-CNN teacher): error rate inversely proportional to d",
+            th_slope,
+            b_slope,
+            b_se,
+            target=th_slope,
+            alternative=0.0,
+            alternative_name="beta independent of d",
+            source=C.PAPER,
+            evidence="beta per d: " + ", ".join(f"{r['d']}: {r['beta']:.3f}" for r in dims),
+            decide=DECIDE_N,
+        )
+    )
+    rows.append(
+        C.not_attempted(
+            "generalisation_bounds",
+            "kernel ridge regression with the CNN kernel obeys the paper's generalisation bound "
+            "(rate set by the target's spatial scale) for targets in its source class",
+            "Sec. 4 (generalisation bounds)",
+            "upper bound on the error rate",
+            "our runs are ridgeless teacher-student learning curves, which estimate the rate "
+            "rather than test an upper bound with an optimally tuned ridge",
+            "kernel ridge regression with the ridge tuned per n on the same teachers, checking "
+            "that the measured error stays under the bound's curve (constants included)",
         )
     )
     return rows

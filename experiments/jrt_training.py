@@ -36,6 +36,7 @@ from models import based_nets as BN
 from models import train
 from runtime import rng
 from theory import set_disjointness as SD
+from theory import stats
 
 PAPER = "arora2024_jrt"
 CITED_PRESET = "full"
@@ -230,11 +231,11 @@ def check_claims(results: dict) -> list[dict]:
     finite = all(r["finite"] for r in runs)
     rows.append(C.claim(
         "training_smoke", "training works: loss falls for every model and seed, nothing NaN",
-        "App. B.1 (training)", "loss falls",
+        "App. B.1 (training setup)", "loss falls",
         "; ".join(f"{r['variant']} d{r['d_model']} f{r['feature_dim']}: "
                   f"{np.mean(r['loss_first']):.2f} -> {np.mean(r['loss_last']):.2f}"
                   for r in runs),
-        "last 10% < first 10%, all finite", fell and finite,
+        "last 10% < first 10%, all finite", fell and finite, kind=C.CHECK, source=C.PAPER,
     ))  # fmt: skip
     # standard error of a slice accuracy: binomial over n_eval x (test pairs in the slice) x seeds
     pairs = results["series"]["test_pairs"]
@@ -248,37 +249,71 @@ def check_claims(results: dict) -> list[dict]:
     causal = [r for r in runs if r["variant"] == "causal"]
     nonc = [r for r in runs if r["variant"] == "noncausal"]
     best = max(max(np.mean(r["small_first"]), np.mean(r["large_first"])) for r in runs)
-    # a run whose best model is below 50% has not learnt recall (the smoke test): Fig. 2's
-    # claims are then reported as measurements, not judged
+    # A run whose best model is below 50% has not learnt recall (the smoke test): Fig. 2's claims
+    # cannot be decided from it.
     judge = best >= 0.5
+    # Regime: the order effect needs a state that cannot hold the first set. Binding iff the
+    # smallest causal state (floats per layer) is below the random-feature memory's state for 95%
+    # recall of the largest first set against its probe (theory.set_disjointness, the Gaussian
+    # closed form that the set_disjointness experiment checks against simulation).
+    cfg = results["config"]
+    need = max(SD.rf_state_for_accuracy(a, b) for a, b in pairs)
+    regime = (
+        "the paper's grid (App. B.1: V = 2048, sets to 256 in training and 768 at test, "
+        f"needing ~{SD.rf_state_for_accuracy(256, 256):.0f} features per layer for 95% recall) "
+        "on a GPU, where the 3-10 kB states are binding"
+    )
     if causal and nonc:
         smallest = min(causal, key=lambda r: r["state_bytes"])
+        floats = smallest["state_bytes"] / 4 / cfg["n_layers"]
+        binding = floats < need
+        why_not = (
+            f"not learnt (best accuracy {best:.2f} < 0.5)" if not judge
+            else f"state not binding: {floats:.0f} floats per layer >= {need:.0f} features the "
+            "random-feature memory needs for the largest first set"
+        )  # fmt: skip
+        decidable = judge and binding
         sf, lf, g, se = gap(smallest)
+        verdict = stats.band_verdict(g - 3 * se, g + 3 * se, 0.0, math.inf)
         rows.append(C.claim(
             "causal_order_gap",
             "causal Based: better when the smaller set comes first (smallest state)",
-            "Fig. 2", "small-first > large-first", f"{sf:.3f} vs {lf:.3f}",
-            "gap > 3 SE", (g > 3 * se) if judge else None,
-            f"state {smallest['state_bytes']} B, SE of the gap {se:.3f}; all causal gaps: "
+            "Fig. 2 (causal models: accuracy depends on set order)",
+            "small-first > large-first", f"{sf:.3f} vs {lf:.3f}",
+            "gap +- 3 SE > 0, in a regime where the state is binding", None,
+            ("" if decidable else why_not + "; ")
+            + f"gap {g:+.3f} +- {se:.3f}; state {smallest['state_bytes']} B; all causal gaps: "
             + ", ".join(f"{gap(r)[2]:+.3f} ({r['state_bytes']} B)" for r in causal),
+            kind=C.CLAIM, source=C.PAPER,
+            status=C.verdict_status(verdict) if decidable else C.INCONCLUSIVE, decide=regime,
         ))  # fmt: skip
         cg = np.mean([gap(r)[2] for r in causal])
         ng = np.mean([gap(r)[2] for r in nonc])
         se_m = max(gap(r)[3] for r in causal + nonc) / math.sqrt(min(len(causal), len(nonc)))
+        d = cg - ng
+        verdict = stats.band_verdict(d - 2 * se_m, d + 2 * se_m, 0.0, math.inf)
         rows.append(C.claim(
             "noncausal_less_order_sensitive",
             "non-causal Based varies less with set order than causal (mean gap over the grid)",
             "Fig. 2 (Right)", "smaller gap", f"causal {cg:+.3f}, non-causal {ng:+.3f}",
-            "causal - non-causal > 2 SE", (cg - ng > 2 * se_m) if judge else None,
-            f"SE ~ {se_m:.3f}" + ("" if judge else f"; not judged: best accuracy {best:.2f}"),
+            "causal - non-causal +- 2 SE > 0, state binding", None,
+            ("" if decidable else why_not + "; ") + f"difference {d:+.3f}, SE ~ {se_m:.3f}",
+            kind=C.CLAIM, source=C.PAPER,
+            status=C.verdict_status(verdict) if decidable else C.INCONCLUSIVE, decide=regime,
         ))  # fmt: skip
         lf_c = np.mean([np.mean(r["large_first"]) for r in causal])
         lf_n = np.mean([np.mean(r["large_first"]) for r in nonc])
+        d = lf_n - lf_c
+        verdict = stats.band_verdict(d - 2 * se_m, d + 2 * se_m, 0.0, math.inf)
         rows.append(C.claim(
             "noncausal_better_large_first",
             "non-causal beats causal when the large set comes first (mean over the grid)",
             "Fig. 2 (Left)", "non-causal > causal", f"{lf_n:.3f} vs {lf_c:.3f}",
-            "difference > 2 SE", (lf_n - lf_c > 2 * se_m) if judge else None, "",
+            "difference +- 2 SE > 0", None,
+            f"difference {d:+.3f}, SE ~ {se_m:.3f}" + ("" if judge else "; " + why_not),
+            kind=C.CLAIM, source=C.PAPER,
+            status=C.verdict_status(verdict) if judge else C.INCONCLUSIVE,
+            decide="a longer run in which some model exceeds 50% recall",
         ))  # fmt: skip
     extensions = (("jrt_causal", "JRT-prompted causal Based (input twice)"),
                   ("softmax", "causal softmax attention (KV cache grows with L)"))  # fmt: skip
@@ -288,9 +323,35 @@ def check_claims(results: dict) -> list[dict]:
                 sf, lf, g, se = gap(r)
                 rows.append(C.claim(
                     f"{variant}_extension", f"{what}: accuracy by set order (not in the paper)",
-                    "extension", None, f"small-first {sf:.3f}, large-first {lf:.3f}", "",
-                    None, f"state {r['state_bytes']} B; gap {g:+.3f} +- {se:.3f}",
+                    "extension (no paper value)", None,
+                    f"small-first {sf:.3f}, large-first {lf:.3f}", "", None,
+                    f"state {r['state_bytes']} B; gap {g:+.3f} +- {se:.3f}",
+                    kind=C.MEASUREMENT, source=C.NONE,
                 ))  # fmt: skip
+    rows += [
+        C.not_attempted(
+            "jrt_rnn_recall_at_equal_state",
+            "JRT-RNN (prefix linear attention + causal decoder) recalls better than Based at "
+            "equal state on the synthetic recall task",
+            "Sec. 4 (JRT-RNN); Fig. 2-style comparison at equal state",
+            "JRT-RNN > Based",
+            "not run yet: JRT-RNN's prefix linear attention exists (kernels.linear_attention."
+            "prefix_linear_attention) but the model is not trained here yet (issue 13, open)",
+            "add a jrt_rnn variant (prefix linear attention over the prompt, causal over the "
+            "rest) to models.based_nets and this grid, at the Based variants' state sizes",
+        ),
+        C.not_attempted(
+            "jrt_rnn_language_quality",
+            "JRT-RNN at 360M / 1.3B parameters matches or beats Based and approaches "
+            "Transformer++ on recall-intensive tasks (and perplexity)",
+            "Sec. 5, Tables 2-3",
+            "JRT-RNN within a few points of Transformer++",
+            "language-model pretraining (30-50B tokens of the Pile) is far beyond this machine "
+            "and no such corpus is in a registry package",
+            "pretraining both models at >= 360M parameters on >= 30B tokens on a multi-GPU host, "
+            "then the recall benchmarks (SWDE, FDA, SQuAD, ...)",
+        ),
+    ]
     return rows
 
 

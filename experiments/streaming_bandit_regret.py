@@ -32,15 +32,16 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from runtime import progress, rng
 from runtime.sharding import shard_map_batch
 from runtime.timing import time_fn
+from theory import stats
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
+from theory.stats import loglog_slope, loglog_slope_from_means
 
 PAPER = "wang2023_streaming_bandits"
 CITED_PRESET = "full"
@@ -195,20 +196,6 @@ def _summarise(out: dict, n_fam: int, n_T: int, runs: int) -> dict:
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
-def _fit_slope(x, y_runs, n_boot: int = 400, seed: int = 0):
-    """Slope of log(mean_r y) vs log x, with a bootstrap-over-runs standard error.
-
-    y_runs: (n_x, runs). Runs are resampled jointly across x (they are paired: same instance).
-    """
-    x = np.log(np.asarray(x, np.float64))
-    y = np.asarray(y_runs, np.float64)
-    slope = np.polyfit(x, np.log(y.mean(axis=1)), 1)[0]
-    gen = np.random.default_rng(seed)  # local generator: resampling only, never the simulation
-    idx = gen.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
-    boots = [np.polyfit(x, np.log(y[:, i].mean(axis=1)), 1)[0] for i in idx]
-    return float(slope), float(np.std(boots, ddof=1))
-
-
 def numpy_uniform_exploration(mu: np.ndarray, T: float, rng: np.random.Generator) -> float:
     """Straightforward NumPy loop over arms (the speed baseline): corrected uniform exploration."""
     K = len(mu)
@@ -296,14 +283,14 @@ def _run(cfg: Config) -> dict:
                         o["explore_pulls"][f_i] / np.asarray(Ts)[:, None]
                     ).mean(axis=1),
                 }
-                slope, se = _fit_slope(Ts, reg, seed=cfg.seed)
+                slope, se = loglog_slope(Ts, reg, seed=cfg.seed)
                 metrics.setdefault(f"slope_T/{mode}/{family}", {})[name] = {
                     "slope": slope,
                     "se": se,
                 }
                 if family == "hard":
                     norm = reg / np.asarray(B.regret_rate(K, np.asarray(Ts)))[:, None]
-                    slope, se = _fit_slope(Ts, norm, seed=cfg.seed)
+                    slope, se = loglog_slope(Ts, norm, seed=cfg.seed)
                     metrics.setdefault(f"hard_norm_slope/{mode}", {})[name] = {
                         "slope": slope,
                         "se": se,
@@ -331,7 +318,7 @@ def _run(cfg: Config) -> dict:
             reg = np.stack([o["regret"][f_i, 0] for o in outs])  # (nK, R)
             s = series.setdefault(f"ksweep/{family}", {})
             s[name] = {"mean": reg.mean(axis=1), "se": reg.std(axis=1, ddof=1) / np.sqrt(R)}
-            slope, se = _fit_slope(cfg.k_sweep, reg, seed=cfg.seed)
+            slope, se = loglog_slope(cfg.k_sweep, reg, seed=cfg.seed)
             metrics.setdefault(f"slope_K/{family}", {})[name] = {"slope": slope, "se": se}
         # Each K's outcome covers every family at once: count its overruns once.
         metrics["overruns"][f"ksweep/{name}"] = sum(int(o["overrun"].sum()) for o in outs)
@@ -366,9 +353,20 @@ def _authors_code_reference(cfg: Config, tsweep: dict) -> dict:
     return out
 
 
-# --- claims ----------------------------------------------------------------------------------
+# --- claims ---------------------------------------------------------------------------------
 
-SE_MULT = 3.0  # statistical part: 3 bootstrap standard errors (runs resampled, 400 replicates)
+# A T-slope whose bootstrap SE is below this is deterministic: every run committed to the same arm
+# at the same cost, so the slope is the exponent of the exploration budget the routine was given
+# (eps chosen so that it grows as T^(2/3)), not a property of learning: a check, not a claim.
+# Stochastic slopes have SE >= 1e-4 here; deterministic ones <= 1e-8 (float64 rounding).
+DETERMINISTIC_SE = 1e-6
+# Equivalence margin for our authors-mode runs vs the authors' code: the paper reports its
+# headline to 10 points ("up to 70% less", i.e. a ratio to UE in [0.25, 0.35)); a routine's mean
+# regret off by less than 0.05 / 0.30 = 1/6 relative cannot move any ratio the paper reports out of
+# its rounding interval, one off by more can.
+AUTHORS_MARGIN = 1.0 / 6.0
+AUTHORS_WHERE = "authors' code @ d3328e6, test.py setup, seeds 0..9 (papers_repro/data)"
+PAPER_RATE = "Thm. 1 + §4: regret Theta(K^(1/3) T^(2/3)) with o(K) memory"
 
 
 def _geomean(x) -> float:
@@ -382,79 +380,193 @@ def _expected_T_slope(name: str, Ts) -> float:
     return 2.0 / 3.0
 
 
-def _slope_claim(id, text, where, paper, v, target, resolution, evidence):
-    """A fitted exponent vs its target.
+def _level_run(name: str, ks) -> tuple[list[int], list[int]]:
+    """The K values that share the level count of the largest K, and every K's level count."""
+    levels = [S.memory_bound(name, int(k)) for k in ks]
+    keep = [i for i, lv in enumerate(levels) if lv == levels[-1]]
+    return keep, levels
 
-    Tolerance = max(3 SE, resolution / 2): the exponent has to be told apart from the nearest rate
-    the paper distinguishes it from (T^(2/3) vs T^(2/3) log^(1/3) T; K^(1/3) vs K^(1/3) ln K), whose
-    log-log slopes differ by `resolution` over the fitted range; half that gap is the decision
-    boundary between the two hypotheses. 3 SE covers the run-to-run noise of the fit.
-    """
-    tol = max(SE_MULT * v["se"], resolution / 2.0)
-    return C.claim(
-        id,
-        text,
-        where,
-        paper,
-        v["slope"],
-        f"|slope - {target:.4f}| <= max(3 SE, gap/2) = {tol:.3g}",
-        C.within(v["slope"], target, tol),
-        f"bootstrap SE {v['se']:.2g}; {evidence}",
-    )
+
+def _t_slope_rows(m, Ts, cfg, t_res) -> list[dict]:
+    out = []
+    for family in ("clear_cut", "mix_in"):
+        for name, v in m[f"slope_T/corrected/{family}"].items():
+            target = _expected_T_slope(name, Ts)
+            uniform = name == "uniform"
+            text = f"regret ~ T^(2/3): log-log slope vs T, {family}, {LABELS[name]}" + (
+                " (+ log^(1/3) T excess)" if uniform else ""
+            )
+            ev = f"T = {Ts[0]:.3g}..{Ts[-1]:.3g}, K = {cfg['K']}"
+            if v["se"] < DETERMINISTIC_SE:
+                # The exact exponent of the budget over this sweep: for UE the log-log slope of
+                # its pulls (T/K)^(2/3) log^(1/3) T fitted over the same T values; 2/3 otherwise.
+                # Tolerance 1e-6: ceil() of >= 1e6 pulls per arm moves log m by <= 1e-6.
+                budget = "theory.streaming_bandits.eps_star (eps chosen so pulls ~ T^(2/3))"
+                if uniform:
+                    pulls = np.asarray(B.uniform_exploration_pulls(cfg["K"], np.asarray(Ts)))
+                    target = loglog_slope(Ts, pulls)[0]
+                    budget = "theory.streaming_bandits.uniform_exploration_pulls, fitted over T"
+                out.append(
+                    C.claim(
+                        f"slope_T/{family}/{name}",
+                        text + ": deterministic, the exploration budget's exponent",
+                        budget,
+                        target,
+                        v["slope"],
+                        "|slope - target| <= 1e-6",
+                        C.within(v["slope"], target, 1e-6),
+                        f"bootstrap SE {v['se']:.2g} (every run commits to the same arm); {ev}",
+                        kind=C.CHECK,
+                        source=C.DERIVED,
+                    )
+                )
+                continue
+            alt = 2.0 / 3.0 if uniform else 2.0 / 3.0 + t_res
+            out.append(
+                C.rate_claim(
+                    f"slope_T/{family}/{name}",
+                    text,
+                    PAPER_RATE
+                    if not uniform
+                    else "theory.streaming_bandits.loglog_slope_excess (UE bound, §4)",
+                    target,
+                    v["slope"],
+                    v["se"],
+                    target=target,
+                    alternative=alt,
+                    alternative_name="T^(2/3)" if uniform else "T^(2/3) log^(1/3) T",
+                    source=C.DERIVED if uniform else C.PAPER,
+                    evidence=ev,
+                )
+            )
+    return out
+
+
+def _k_slope_rows(m, s, cfg, k_res) -> list[dict]:
+    out = []
+    ks = cfg["k_sweep"]
+    for family in ("clear_cut", "mix_in"):
+        for name, v in m[f"slope_K/{family}"].items():
+            naive = name == "naive"
+            target = 1.0 / 3.0 + (k_res if naive else 0.0)
+            alt = 1.0 / 3.0 if naive else 1.0 / 3.0 + k_res
+            slope, se, note, regime_ok = v["slope"], v["se"], "", True
+            keep, levels = _level_run(name, ks)
+            if len(set(levels)) > 1 and len(set(levels)) == 2:
+                # One jump in the level count inside the sweep: the fit across it measures the
+                # jump, not the K law. Refit on the K values at the largest K's level count
+                # (independent instances per K: delta-method SE from each K's mean and SE).
+                if len(keep) >= 3:
+                    ser = s[f"ksweep/{family}"][name]
+                    slope, se = loglog_slope_from_means(
+                        [ks[i] for i in keep],
+                        [ser["mean"][i] for i in keep],
+                        [ser["se"][i] for i in keep],
+                    )
+                    note = (
+                        f"refit at {levels[-1]} levels on K = {[ks[i] for i in keep]} (level "
+                        f"counts {levels}; all-K fit {v['slope']:.4f} +- {v['se']:.2g} spans the "
+                        f"jump); "
+                    )
+                else:
+                    regime_ok = False
+            elif len(set(levels)) > 1:
+                note = f"level counts {levels} (grow with K by design); "
+            out.append(
+                C.rate_claim(
+                    f"slope_K/{family}/{name}",
+                    f"regret ~ K^(1/3) at fixed T, {family}, {LABELS[name]}"
+                    + (" (+ ln K factor)" if naive else ""),
+                    "theory.streaming_bandits.naive_eps_best_regret_bound (K ln K exploration)"
+                    if naive
+                    else PAPER_RATE,
+                    target,
+                    slope,
+                    se,
+                    target=target,
+                    alternative=alt,
+                    alternative_name="K^(1/3)" if naive else "K^(1/3) ln K",
+                    source=C.DERIVED if naive else C.PAPER,
+                    evidence=note + f"T = {cfg['k_sweep_T']:.3g}, K = {ks[0]}..{ks[-1]}",
+                    regime_ok=regime_ok,
+                    regime_note=f"level counts {levels} jump inside the sweep",
+                    decide="a K sweep with >= 3 values at one level count",
+                )
+            )
+    return out
+
+
+def _hard_rows(m, t_res) -> list[dict]:
+    # Normalised regret = T eps0 P(miss) / (K^(1/3) T^(2/3)) = P(miss) up to the constant c: the
+    # lower bound says it stays bounded below (slope 0); a routine that resolved gaps of eps0 for
+    # free would have P(miss) ~ T^(-1/3) (what the naive routine's ln K / eps^2 pulls give), so
+    # -1/3 is the alternative the band must exclude: gap 1/3, band +- 1/6.
+    out = []
+    for name, v in m["hard_norm_slope/corrected"].items():
+        target = t_res if name == "uniform" else 0.0
+        out.append(
+            C.rate_claim(
+                f"hard_flat/{name}",
+                f"hard family: regret / (K^(1/3) T^(2/3)) flat in T, {LABELS[name]}",
+                "Thm. 1 (lower bound, hard family with eps0 = (K/T)^(1/3))",
+                target,
+                v["slope"],
+                v["se"],
+                target=target,
+                alternative=target - 1.0 / 3.0,
+                alternative_name="P(miss) ~ T^(-1/3)",
+                source=C.PAPER,
+                evidence="normalised regret per T: "
+                + ", ".join(f"{x:.3g}" for x in v["normalised_mean"]),
+                decide="more runs per T: 3 SE must fall below 1/6 (SE ~ 1/sqrt(runs))",
+            )
+        )
+    return out
+
+
+def _authors_code_rows(m, cfg) -> list[dict]:
+    out = []
+    for family, rows in m.get("authors_code", {}).items():
+        for name, v in rows.items():
+            # Two one-sided tests (bootstrap form, alpha = 0.05 each): the 90% interval of
+            # mean(ours) / mean(theirs) inside [1/(1+margin), 1+margin] = reproduced.
+            eq = stats.equivalence_ratio(
+                v["ours_runs"], v["authors_code_runs"], margin=AUTHORS_MARGIN, seed=cfg["seed"]
+            )
+            out.append(
+                C.claim(
+                    f"authors_code/{family}/{name}",
+                    f"our authors-mode regret = the authors' code's, {family}, {LABELS[name]}, "
+                    f"K = {cfg['K']}, T = {cfg['authors_t_factor']:g} K^3 (mean regret)",
+                    AUTHORS_WHERE,
+                    float(v["authors_code_mean"]),
+                    float(v["ours_mean"]),
+                    "TOST: 90% interval of the mean ratio inside 1 +- 1/6 (margin: the paper's "
+                    "10-point rounding)",
+                    None,
+                    eq.text() + f"; medians {np.median(v['ours_runs']):.3g} (ours) vs "
+                    f"{np.median(v['authors_code_runs']):.3g}; {len(v['ours_runs'])} vs "
+                    f"{len(v['authors_code_runs'])} runs",
+                    kind=C.CLAIM,
+                    source=C.AUTHORS_CODE,
+                    status=C.verdict_status(eq.verdict),
+                    decide="more runs of both (the interval narrows as 1/sqrt(runs)); heavy "
+                    "tails (a wrong commit costs ~T x gap) need the most",
+                )
+            )
+    return out
 
 
 def check_claims(results: dict) -> list[dict]:
     m, s, cfg = results["metrics"], results["series"], results["config"]
-    Ts, out = s["T"], []
-    t_resolution = float(B.loglog_slope_excess(_geomean(Ts)))
-    k_resolution = 1.0 / np.log(_geomean(cfg["k_sweep"]))
-    for family in ("clear_cut", "mix_in"):
-        for name, v in m[f"slope_T/corrected/{family}"].items():
-            out.append(
-                _slope_claim(
-                    f"slope_T/{family}/{name}",
-                    f"regret ~ T^(2/3): log-log slope vs T, {family}, {LABELS[name]}"
-                    + (" (target + log^(1/3) T excess)" if name == "uniform" else ""),
-                    "Thm. 1 + §4 (rate K^(1/3) T^(2/3))",
-                    2.0 / 3.0,
-                    v,
-                    _expected_T_slope(name, Ts),
-                    t_resolution,
-                    f"T = {Ts[0]:.3g}..{Ts[-1]:.3g}, K = {cfg['K']}",
-                )
-            )
+    Ts = s["T"]
+    t_res = float(B.loglog_slope_excess(_geomean(Ts)))
+    k_res = 1.0 / np.log(_geomean(cfg["k_sweep"]))
+    out = _t_slope_rows(m, Ts, cfg, t_res)
     # The hard family is left out of the K law: its regret is T eps0 P(miss) with P(miss) set by
     # each routine's resolution relative to eps0, so its K dependence is not the K^(1/3) claim.
-    for family in ("clear_cut", "mix_in"):
-        for name, v in m[f"slope_K/{family}"].items():
-            target = 1.0 / 3.0 + (k_resolution if name == "naive" else 0.0)
-            out.append(
-                _slope_claim(
-                    f"slope_K/{family}/{name}",
-                    f"regret ~ K^(1/3) at fixed T, {family}, {LABELS[name]}"
-                    + (" (target + ln K factor)" if name == "naive" else ""),
-                    "Thm. 1 + §4",
-                    1.0 / 3.0,
-                    v,
-                    target,
-                    k_resolution,
-                    f"T = {cfg['k_sweep_T']:.3g}, K = {cfg['k_sweep'][0]}..{cfg['k_sweep'][-1]}",
-                )
-            )
-    for name, v in m["hard_norm_slope/corrected"].items():
-        target = 0.0 if name != "uniform" else t_resolution
-        out.append(
-            _slope_claim(
-                f"hard_flat/{name}",
-                f"hard family: regret / (K^(1/3) T^(2/3)) flat in T, {LABELS[name]}",
-                "Thm. 1 (lower-bound family, eps0 = (K/T)^(1/3))",
-                0.0,
-                v,
-                target,
-                t_resolution,
-                "normalised regret per T: " + ", ".join(f"{x:.3g}" for x in v["normalised_mean"]),
-            )
-        )
+    out += _k_slope_rows(m, s, cfg, k_res)
+    out += _hard_rows(m, t_res)
     for mode in ("corrected", "authors"):
         best, where = np.inf, ""
         holds = []
@@ -470,7 +582,7 @@ def check_claims(results: dict) -> list[dict]:
             C.claim(
                 f"up_to_70pct_less/{mode}",
                 f"best algorithm vs uniform exploration ({mode} mode): 'up to 70% less regret'",
-                "Abstract; §6 experiments",
+                "Abstract and §6: 'up to 70% less regret' than uniform exploration",
                 0.30,
                 float(best),
                 # "70%" is a rounded figure: any reduction in [65%, 75%) reads as 70%, so a best
@@ -478,32 +590,11 @@ def check_claims(results: dict) -> list[dict]:
                 "min regret ratio <= 0.35 (70% rounded)",
                 bool(best <= 0.35),
                 f"best at {where}; best ratio per setting: " + "; ".join(holds),
+                kind=C.CLAIM,
+                source=C.PAPER,
             )
         )
-    for family, rows in m.get("authors_code", {}).items():
-        for name, v in rows.items():
-            # Same distribution of per-run regret? Two-sided Mann-Whitney U on the two independent
-            # samples of runs (ours, the authors' code's): rank-based, so one catastrophic run
-            # (a wrong commit costs ~T * gap) cannot hide a shift the way a mean +- SE can.
-            # Reproduced iff p >= 1e-3, the false-alarm rate per row (12 rows: ~1% family-wise).
-            p = float(scipy.stats.mannwhitneyu(v["ours_runs"], v["authors_code_runs"]).pvalue)
-            se = float(np.hypot(v["authors_code_se"], v["ours_se"]))
-            out.append(
-                C.claim(
-                    f"authors_code/{family}/{name}",
-                    f"our authors-mode regret = the authors' code's, {family}, {LABELS[name]}, "
-                    f"K = {cfg['K']}, T = {cfg['authors_t_factor']:g} K^3 (mean regret)",
-                    "authors' code @ d3328e6 (run here)",
-                    float(v["authors_code_mean"]),
-                    float(v["ours_mean"]),
-                    "Mann-Whitney p >= 1e-3",
-                    bool(p >= 1e-3),
-                    f"p = {p:.2g}; medians {np.median(v['ours_runs']):.3g} (ours) vs "
-                    f"{np.median(v['authors_code_runs']):.3g}; mean diff "
-                    f"{(v['ours_mean'] - v['authors_code_mean']) / se:+.1f} SE; "
-                    f"{len(v['ours_runs'])} vs {len(v['authors_code_runs'])} runs",
-                )
-            )
+    out += _authors_code_rows(m, cfg)
     for family in ("clear_cut", "mix_in"):
         for name, ratio in m[f"authors_over_corrected/{family}"].items():
             out.append(
@@ -511,12 +602,14 @@ def check_claims(results: dict) -> list[dict]:
                     f"authors_effect/{family}/{name}",
                     f"authors' code vs corrected accounting at T = "
                     f"{cfg['authors_t_factor']:g} K^3, {family}, {LABELS[name]} (regret ratio)",
-                    "authors' code (no released numbers)",
+                    "the effect of our corrections (no paper value)",
                     None,
                     float(ratio),
                     "—",
                     None,
                     "ratio of mean regrets, same instances and keys",
+                    kind=C.MEASUREMENT,
+                    source=C.NONE,
                 )
             )
     total_overruns = sum(m["overruns"].values())
@@ -530,18 +623,22 @@ def check_claims(results: dict) -> list[dict]:
             "== 0",
             total_overruns == 0,
             ", ".join(f"{k}={v}" for k, v in m["overruns"].items() if v),
+            kind=C.CHECK,
+            source=C.PAPER,
         )
     )
     out.append(
         C.claim(
             "goa_no_failure",
             "game of arms never runs out of challenge rounds (the authors' code raises if it does)",
-            "authors' code, Game_of_Arms_regret_min",
+            "authors' code @ d3328e6, Game_of_Arms_regret_min",
             0,
             int(m["goa_failed"]),
             "== 0",
             m["goa_failed"] == 0,
             "runs over every family, T and both modes",
+            kind=C.CHECK,
+            source=C.AUTHORS_CODE,
         )
     )
     worst = {n: m["max_memory"][f"corrected/{n}"] for n in m["memory_bound"]}
@@ -556,6 +653,8 @@ def check_claims(results: dict) -> list[dict]:
             "stored <= bound",
             ok,
             f"K = {cfg['K']}",
+            kind=C.CHECK,
+            source=C.PAPER,
         )
     )
     return out

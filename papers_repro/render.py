@@ -4,6 +4,12 @@
     python -m papers_repro.render --check     # exit 1 if a committed table drifts from its JSON
     python -m papers_repro.render --summary [--preset quick]   # results/SUMMARY.md, printed
     python -m papers_repro.render --workspace # the status table in WORKSPACE.md
+    python -m papers_repro.render --rejudge   # recompute the claims of every cited results.json
+
+`--rejudge` applies the current `check_claims` to a committed run's metrics and series (claims are
+a pure function of them), rewrites its `claims` and `schema`, and records the commit in its
+manifest (`claims_rejudged`); the run's numbers are untouched. The paper files and README.md's
+counts are rendered from those files, so they always show the same counts.
 
 Each experiment module names its paper (`PAPER`) and the preset the paper file cites
 (`CITED_PRESET`); that run's results.json is committed under results/<name>/<preset>/.
@@ -14,35 +20,92 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import time
 
-from experiments._lib import io, registry
+from experiments._lib import claims as C
+from experiments._lib import io, manifest, registry
 from experiments._lib.summary import fmt, write_summary
 
 ROOT = registry.ROOT
 BEGIN = "<!-- BEGIN GENERATED: claims (python -m papers_repro.render) -->"
 END = "<!-- END GENERATED: claims -->"
+COUNTS_BEGIN = "<!-- BEGIN GENERATED: counts (python -m papers_repro.render) -->"
+COUNTS_END = "<!-- END GENERATED: counts -->"
+README_BEGIN = "<!-- BEGIN GENERATED: paper counts (python -m papers_repro.render) -->"
+README_END = "<!-- END GENERATED: paper counts -->"
 WS_BEGIN = "<!-- BEGIN GENERATED: status (python -m papers_repro.render --workspace) -->"
 WS_END = "<!-- END GENERATED: status -->"
 
 
+SOURCE_LABEL = {
+    C.PAPER: "paper",
+    C.DERIVED: "derived",
+    C.AUTHORS_CODE: "authors' code",
+    C.NONE: "—",
+}
+
+
+def _ref(c: dict) -> str:
+    return (
+        f"{SOURCE_LABEL[c['source']]}: {fmt(c['where'])}"
+        if c["source"] != C.NONE
+        else fmt(c["where"])
+    )
+
+
 def claims_table(results: dict) -> str:
-    claims = results["claims"]
-    n_ok = sum(c["status"] == "reproduced" for c in claims)
-    n_bad = sum(c["status"] == "not reproduced" for c in claims)
+    """One experiment's rows: claims, then measurements, then checks, each its own table."""
+    rows = results["claims"]
     lines = [
-        f"Rendered from `results/{results['experiment']}/{results['preset']}/results.json` "
-        f"({n_ok} reproduced, {n_bad} not reproduced, "
-        f"{len(claims) - n_ok - n_bad} measured without a paper value).",
-        "",
-        "| ID | claim (where) | paper | measured | tolerance | status | evidence |",
-        "|---|---|---|---|---|---|---|",
+        f"Rendered from `results/{results['experiment']}/{results['preset']}/results.json`: "
+        + C.counts_line(C.counts(rows))
+        + ".",
     ]
-    for c in claims:
-        lines.append(
-            f"| `{c['id']}` | {fmt(c['claim'])} ({fmt(c['where'])}) | {fmt(c['paper_value'])} "
-            f"| {fmt(c['measured'])} | {fmt(c['tolerance'])} | **{c['status']}** "
-            f"| {fmt(c['evidence'])} |"
-        )
+    by_kind = {k: [c for c in rows if c["kind"] == k] for k in C.KINDS}
+    if by_kind[C.CLAIM]:
+        lines += [
+            "",
+            "**Claims** (statements of the paper that could fail):",
+            "",
+            "| ID | claim | reference (source: where) | reference value | measured | band / test "
+            "| status | evidence; what would decide |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in by_kind[C.CLAIM]:
+            decide = f" **Decide:** {fmt(c['decide'])}" if c["decide"] else ""
+            lines.append(
+                f"| `{c['id']}` | {fmt(c['claim'])} | {_ref(c)} | {fmt(c['reference'])} "
+                f"| {fmt(c['measured'])} | {fmt(c['tolerance'])} | **{c['status']}** "
+                f"| {fmt(c['evidence'])}{decide} |"
+            )
+    if by_kind[C.MEASUREMENT]:
+        lines += [
+            "",
+            "**Measurements** (no paper value; reported for context, not judged):",
+            "",
+            "| ID | quantity | source: where | measured | evidence |",
+            "|---|---|---|---|---|",
+        ]
+        for c in by_kind[C.MEASUREMENT]:
+            lines.append(
+                f"| `{c['id']}` | {fmt(c['claim'])} | {_ref(c)} | {fmt(c['measured'])} "
+                f"| {fmt(c['evidence'])} |"
+            )
+    if by_kind[C.CHECK]:
+        lines += [
+            "",
+            "**Checks** (hold by construction or verify our code; never counted as reproductions):",
+            "",
+            "| ID | check | reference (source: where) | expected | measured | tolerance | status "
+            "| evidence |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in by_kind[C.CHECK]:
+            lines.append(
+                f"| `{c['id']}` | {fmt(c['claim'])} | {_ref(c)} | {fmt(c['reference'])} "
+                f"| {fmt(c['measured'])} | {fmt(c['tolerance'])} | **{c['status']}** "
+                f"| {fmt(c['evidence'])} |"
+            )
     timing = results.get("timing") or {}
     if timing:
         lines += [
@@ -52,6 +115,29 @@ def claims_table(results: dict) -> str:
             + ".",
         ]
     return "\n".join(lines)
+
+
+def counts_block(experiments: list[tuple[str, dict]]) -> str:
+    """The counts a paper file opens with: by kind and status, per experiment and in total."""
+    head = (
+        "| experiment | claims reproduced | not reproduced | inconclusive | not attempted "
+        "| checks passed | checks failed | measurements |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    total = C.counts([])
+    for name, res in experiments:
+        c = C.counts(res["claims"])
+        total = {k: total[k] + c[k] for k in total}
+        lines.append(f"| `{name}` ({res['preset']}) | " + _count_cells(c) + " |")
+    if len(experiments) > 1:
+        lines.append("| **total** | " + _count_cells(total, bold=True) + " |")
+    return "\n".join(lines)
+
+
+def _count_cells(c: dict, bold: bool = False) -> str:
+    keys = [f"claim/{s}" for s in C.CLAIM_STATUSES]
+    keys += ["check/passed", "check/failed", "measurement/measured"]
+    return " | ".join(f"**{c[k]}**" if bold else str(c[k]) for k in keys)
 
 
 def replace_block(text: str, begin: str, end: str, body: str) -> str:
@@ -71,7 +157,7 @@ def cited(name: str):
 
 def paper_files() -> dict[pathlib.Path, str]:
     """Maps papers_repro/<paper>.md to the rendered text it should have."""
-    out = {}
+    out, fed = {}, {}
     for name in registry.names():
         _, paper, preset = cited(name)
         if paper is None:
@@ -87,8 +173,70 @@ def paper_files() -> dict[pathlib.Path, str]:
         begin, end = BEGIN, END
         if experiment_begin(name) in text:  # a paper fed by several experiments: one block each
             begin, end = experiment_begin(name), experiment_end(name)
-        out[md] = replace_block(text, begin, end, claims_table(io.read_json(res)))
+        results = io.read_json(res)
+        out[md] = replace_block(text, begin, end, claims_table(results))
+        fed.setdefault(md, []).append((name, results))
+    for md, experiments in fed.items():
+        out[md] = replace_block(out[md], COUNTS_BEGIN, COUNTS_END, counts_block(experiments))
+    readme = ROOT / "README.md"
+    out[readme] = replace_block(readme.read_text(), README_BEGIN, README_END, readme_counts())
     return out
+
+
+def rejudge() -> list[str]:
+    """Recomputes the claims of every cited results.json with today's check_claims."""
+    changed = []
+    for name in registry.names():
+        module, paper, preset = cited(name)
+        folder = registry.results_dir(name, preset)
+        if paper is None or not (folder / "results.json").exists():
+            continue
+        results = io.read_json(folder / "results.json")
+        inputs = {k: v for k, v in results.items() if k != "claims"}
+        claims = io.to_jsonable(module.check_claims(inputs))
+        if claims == results["claims"] and results["schema"] == io.SCHEMA:
+            continue
+        results["claims"], results["schema"] = claims, io.SCHEMA
+        io.write_json(folder / "results.json", results)
+        man = io.read_json(folder / "manifest.json")
+        git = manifest.git_state()
+        man.setdefault("claims_rejudged", []).append(
+            {
+                "git": git,
+                "schema": io.SCHEMA,
+                "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        io.write_json(folder / "manifest.json", man)
+        changed.append(name)
+    return changed
+
+
+def cited_results() -> dict[str, list[tuple[str, dict]]]:
+    """paper -> [(experiment, its cited results.json)], in registry order."""
+    out: dict[str, list] = {}
+    for name in registry.names():
+        _, paper, preset = cited(name)
+        res = registry.results_dir(name, preset) / "results.json"
+        if paper is not None and res.exists():
+            out.setdefault(paper, []).append((name, io.read_json(res)))
+    return out
+
+
+def readme_counts() -> str:
+    """Per-paper counts of the cited runs, for README.md (the same numbers as each paper file)."""
+    lines = [
+        "| paper | claims reproduced | not reproduced | inconclusive | not attempted "
+        "| checks passed | checks failed | measurements |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for paper, experiments in cited_results().items():
+        total = C.counts([])
+        for _, res in experiments:
+            c = C.counts(res["claims"])
+            total = {k: total[k] + c[k] for k in total}
+        lines.append(f"| [{paper}](papers_repro/{paper}.md) | " + _count_cells(total) + " |")
+    return "\n".join(lines)
 
 
 def experiment_begin(name: str) -> str:
@@ -101,7 +249,7 @@ def experiment_end(name: str) -> str:
 
 def status_table() -> str:
     rows = [
-        "| experiment | paper | quick runtime | full runtime (device) | claims reproduced |",
+        "| experiment | paper | quick runtime | full runtime (device) | reproduced / judged |",
         "|---|---|---|---|---|",
     ]
     for name in registry.names():
@@ -117,10 +265,12 @@ def status_table() -> str:
                 cells.append("not run here")
         res = registry.results_dir(name, preset) / "results.json"
         if res.exists():
-            cl = io.read_json(res)["claims"]
-            judged = [c for c in cl if c["status"] != "measured"]
-            ok = sum(c["status"] == "reproduced" for c in judged)
-            claims = f"{ok}/{len(judged)} ({preset})"
+            c = C.counts(io.read_json(res)["claims"])
+            judged = sum(c[f"claim/{st}"] for st in C.CLAIM_STATUSES)
+            claims = (
+                f"{c['claim/reproduced']}/{judged} claims, {c['check/passed']}/"
+                f"{c['check/passed'] + c['check/failed']} checks ({preset})"
+            )
         else:
             claims = "—"
         rows.append(f"| `{name}` | {paper} | {cells[0]} | {cells[1]} | {claims} |")
@@ -132,8 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true")
     p.add_argument("--summary", action="store_true")
     p.add_argument("--workspace", action="store_true")
+    p.add_argument("--rejudge", action="store_true")
     p.add_argument("--preset", default="quick")
     args = p.parse_args(argv)
+    if args.rejudge:
+        changed = rejudge()
+        print("re-judged: " + (", ".join(changed) or "nothing changed"))
     if args.summary:
         print(write_summary(args.preset))
         return 0

@@ -16,6 +16,7 @@ import sys
 import time
 from types import ModuleType
 
+from experiments._lib import claims as C
 from experiments._lib import io, manifest, registry
 from experiments._lib.config import UsageError, override
 
@@ -89,10 +90,14 @@ def run_to_dir(module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: li
 
 
 def format_claims(claims: list[dict]) -> str:
-    rows = [f"{'id':<28} {'status':<16} {'paper':>14} {'measured':>14}"]
+    """Counts by kind and status, then one line per row."""
+    rows = [
+        C.counts_line(C.counts(claims)),
+        f"{'id':<36} {'kind':<11} {'status':<15} {'reference':>14} {'measured':>14}",
+    ]
     for c in claims:
         rows.append(
-            f"{c['id']:<28} {c['status']:<16} {_fmt(c.get('paper_value')):>14} "
+            f"{c['id']:<36} {c['kind']:<11} {c['status']:<15} {_fmt(c.get('reference')):>14} "
             f"{_fmt(c.get('measured')):>14}"
         )
     return "\n".join(rows)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA = "memlearn-results/1"
+SCHEMA = "memlearn-results/2"  # 2: claim rows v2 (kind, source, decide; experiments._lib.claims)
 
 
 def to_jsonable(obj: Any) -> Any:

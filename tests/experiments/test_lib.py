@@ -138,7 +138,9 @@ def test_registry_lists_experiments():
 
 
 def test_format_claims_prints_every_row():
-    rows = [{"id": "a", "status": "reproduced", "paper_value": 0.5, "measured": 0.51}]
+    rows = [
+        {"id": "a", "kind": "claim", "status": "reproduced", "reference": 0.5, "measured": 0.51}
+    ]
     assert "a" in cli.format_claims(rows) and "0.51" in cli.format_claims(rows)
 
 
