@@ -452,7 +452,7 @@ def _k_slope_rows(m, s, cfg, k_res) -> list[dict]:
             alt = 1.0 / 3.0 if naive else 1.0 / 3.0 + k_res
             slope, se, note, regime_ok = v["slope"], v["se"], "", True
             keep, levels = _level_run(name, ks)
-            if len(set(levels)) > 1 and len(set(levels)) == 2:
+            if len(set(levels)) == 2:
                 # One jump in the level count inside the sweep: the fit across it measures the
                 # jump, not the K law. Refit on the K values at the largest K's level count
                 # (independent instances per K: delta-method SE from each K's mean and SE).
@@ -470,7 +470,7 @@ def _k_slope_rows(m, s, cfg, k_res) -> list[dict]:
                     )
                 else:
                     regime_ok = False
-            elif len(set(levels)) > 1:
+            elif len(set(levels)) > 2:
                 note = f"level counts {levels} (grow with K by design); "
             out.append(
                 C.rate_claim(

@@ -117,27 +117,31 @@ def claims_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _counts_header(first: str) -> list[str]:
+    labels = [label for _, label in C.COUNT_COLUMNS]
+    return [f"| {first} | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+
+
 def counts_block(experiments: list[tuple[str, dict]]) -> str:
     """The counts a paper file opens with: by kind and status, per experiment and in total."""
-    head = (
-        "| experiment | claims reproduced | not reproduced | inconclusive | not attempted "
-        "| checks passed | checks failed | measurements |"
-    )
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
-    total = C.counts([])
+    lines = _counts_header("experiment")
     for name, res in experiments:
-        c = C.counts(res["claims"])
-        total = {k: total[k] + c[k] for k in total}
-        lines.append(f"| `{name}` ({res['preset']}) | " + _count_cells(c) + " |")
+        cells = " | ".join(C.count_cells(res["claims"]))
+        lines.append(f"| `{name}` ({res['preset']}) | {cells} |")
     if len(experiments) > 1:
-        lines.append("| **total** | " + _count_cells(total, bold=True) + " |")
+        every = [r for _, res in experiments for r in res["claims"]]
+        lines.append("| **total** | " + " | ".join(C.count_cells(every, bold=True)) + " |")
     return "\n".join(lines)
 
 
-def _count_cells(c: dict, bold: bool = False) -> str:
-    keys = [f"claim/{s}" for s in C.CLAIM_STATUSES]
-    keys += ["check/passed", "check/failed", "measurement/measured"]
-    return " | ".join(f"**{c[k]}**" if bold else str(c[k]) for k in keys)
+def readme_counts(fed: dict[pathlib.Path, list[tuple[str, dict]]]) -> str:
+    """Per-paper counts of the cited runs, for README.md (the same numbers as each paper file)."""
+    lines = _counts_header("paper")
+    for md, experiments in fed.items():
+        every = [r for _, res in experiments for r in res["claims"]]
+        cells = " | ".join(C.count_cells(every))
+        lines.append(f"| [{md.stem}](papers_repro/{md.name}) | {cells} |")
+    return "\n".join(lines)
 
 
 def replace_block(text: str, begin: str, end: str, body: str) -> str:
@@ -179,7 +183,7 @@ def paper_files() -> dict[pathlib.Path, str]:
     for md, experiments in fed.items():
         out[md] = replace_block(out[md], COUNTS_BEGIN, COUNTS_END, counts_block(experiments))
     readme = ROOT / "README.md"
-    out[readme] = replace_block(readme.read_text(), README_BEGIN, README_END, readme_counts())
+    out[readme] = replace_block(readme.read_text(), README_BEGIN, README_END, readme_counts(fed))
     return out
 
 
@@ -210,33 +214,6 @@ def rejudge() -> list[str]:
         io.write_json(folder / "manifest.json", man)
         changed.append(name)
     return changed
-
-
-def cited_results() -> dict[str, list[tuple[str, dict]]]:
-    """paper -> [(experiment, its cited results.json)], in registry order."""
-    out: dict[str, list] = {}
-    for name in registry.names():
-        _, paper, preset = cited(name)
-        res = registry.results_dir(name, preset) / "results.json"
-        if paper is not None and res.exists():
-            out.setdefault(paper, []).append((name, io.read_json(res)))
-    return out
-
-
-def readme_counts() -> str:
-    """Per-paper counts of the cited runs, for README.md (the same numbers as each paper file)."""
-    lines = [
-        "| paper | claims reproduced | not reproduced | inconclusive | not attempted "
-        "| checks passed | checks failed | measurements |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for paper, experiments in cited_results().items():
-        total = C.counts([])
-        for _, res in experiments:
-            c = C.counts(res["claims"])
-            total = {k: total[k] + c[k] for k in total}
-        lines.append(f"| [{paper}](papers_repro/{paper}.md) | " + _count_cells(total) + " |")
-    return "\n".join(lines)
 
 
 def experiment_begin(name: str) -> str:

@@ -103,22 +103,21 @@ class Equivalence(NamedTuple):
     ratio: float  # mean_a / mean_b
     interval: tuple[float, float]  # (1 - 2 alpha) bootstrap interval of the ratio
     margin: float  # relative: the band is [1 / (1 + margin), 1 + margin]
+    alpha: float  # level of each one-sided test
 
     def text(self) -> str:
         return (
-            f"ratio {self.ratio:.3g}, {self._level()} interval [{self.interval[0]:.3g}, "
-            f"{self.interval[1]:.3g}] vs band [{1 / (1 + self.margin):.3g}, {1 + self.margin:.3g}]"
+            f"ratio {self.ratio:.3g}, {100 * (1 - 2 * self.alpha):.0f}% interval "
+            f"[{self.interval[0]:.3g}, {self.interval[1]:.3g}] vs band "
+            f"[{1 / (1 + self.margin):.3g}, {1 + self.margin:.3g}]"
         )
-
-    def _level(self) -> str:
-        return "90%"
 
 
 def _ratio_verdict(boots: np.ndarray, ratio: float, margin: float, alpha: float) -> Equivalence:
     lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
     band = math.log1p(margin)
     verdict = band_verdict(float(lo), float(hi), -band, band)
-    return Equivalence(verdict, ratio, (float(np.exp(lo)), float(np.exp(hi))), margin)
+    return Equivalence(verdict, ratio, (float(np.exp(lo)), float(np.exp(hi))), margin, alpha)
 
 
 def equivalence_ratio(

@@ -189,13 +189,30 @@ def not_attempted(id: str, text: str, where: str, reference, why: str, decide: s
     )  # fmt: skip
 
 
+# The counts every table shows, in order, with their column labels.
+COUNT_COLUMNS = (
+    (f"{CLAIM}/{REPRODUCED}", "claims reproduced"),
+    (f"{CLAIM}/{NOT_REPRODUCED}", "not reproduced"),
+    (f"{CLAIM}/{INCONCLUSIVE}", "inconclusive"),
+    (f"{CLAIM}/{NOT_ATTEMPTED}", "not attempted"),
+    (f"{CHECK}/{PASSED}", "checks passed"),
+    (f"{CHECK}/{FAILED}", "checks failed"),
+    (f"{MEASUREMENT}/{MEASURED}", "measurements"),
+)
+
+
 def counts(rows: list[dict]) -> dict[str, int]:
-    """Rows counted by kind and status, every key present (0 when none)."""
-    out = {f"{CLAIM}/{s}": 0 for s in CLAIM_STATUSES}
-    out |= {f"{CHECK}/{PASSED}": 0, f"{CHECK}/{FAILED}": 0, f"{MEASUREMENT}/{MEASURED}": 0}
+    """Rows counted by kind and status, every key of COUNT_COLUMNS present (0 when none)."""
+    out = {key: 0 for key, _ in COUNT_COLUMNS}
     for r in rows:
         out[f"{r['kind']}/{r['status']}"] += 1
     return out
+
+
+def count_cells(rows: list[dict], bold: bool = False) -> list[str]:
+    """counts(rows) as table cells in COUNT_COLUMNS order."""
+    c = counts(rows)
+    return [f"**{c[k]}**" if bold else str(c[k]) for k, _ in COUNT_COLUMNS]
 
 
 def counts_line(c: dict[str, int]) -> str:

@@ -24,16 +24,16 @@ def summary(preset: str) -> str:
     """Counts by kind and status per experiment (the same counts as each paper file), then every
     row. Smoke and quick presets are too small to decide some claims: their rows are evidence
     that the code runs, and the cited full runs (papers_repro/) are the reproduction."""
+    labels = [label for _, label in C.COUNT_COLUMNS]
     head = [
-        "| paper | experiment | claims reproduced | not reproduced | inconclusive | not attempted "
-        "| checks passed | checks failed | measurements |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| paper | experiment | " + " | ".join(labels) + " |",
+        "|---|---|" + "---|" * len(labels),
     ]
     rows = [
         "| paper | experiment | kind | row | reference | measured | status |",
         "|---|---|---|---|---|---|---|",
     ]
-    total = C.counts([])
+    every: list[dict] = []
     for name in registry.names():
         paper = getattr(registry.load(name), "PAPER", None)
         res = registry.results_dir(name, preset) / "results.json"
@@ -41,21 +41,23 @@ def summary(preset: str) -> str:
             head.append(f"| {paper} | {name} | (no results for preset {preset}) |||||||")
             continue
         claims = io.read_json(res)["claims"]
-        c = C.counts(claims)
-        total = {k: total[k] + c[k] for k in total}
-        head.append(f"| {paper} | {name} | " + " | ".join(str(v) for v in _ordered(c)) + " |")
+        every += claims
+        head.append(f"| {paper} | {name} | " + " | ".join(C.count_cells(claims)) + " |")
         for r in claims:
             rows.append(
                 f"| {paper} | {name} | {r['kind']} | `{r['id']}` | {fmt(r['reference'])} "
                 f"| {fmt(r['measured'])} | {r['status']} |"
             )
-    head.append("| **total** | | " + " | ".join(f"**{v}**" for v in _ordered(total)) + " |")
-    note = f"Counts by kind and status for the {preset} presets ({C.counts_line(total)})." + (
-        ""
-        if preset == "full"
-        else " These presets are sized to run in minutes: a claim row here is evidence that "
-        "the code path runs, and may be too small to decide; the reproductions are the cited "
-        "full runs in papers_repro/."
+    head.append("| **total** | | " + " | ".join(C.count_cells(every, bold=True)) + " |")
+    note = (
+        f"Counts by kind and status for the {preset} presets ({C.counts_line(C.counts(every))})."
+        + (
+            ""
+            if preset == "full"
+            else " These presets are sized to run in minutes: a claim row here is evidence that "
+            "the code path runs, and may be too small to decide; the reproductions are the cited "
+            "full runs in papers_repro/."
+        )
     )
     return (
         f"# Reproduction summary ({preset} presets)\n\n{note}\n\n"
@@ -64,11 +66,6 @@ def summary(preset: str) -> str:
         + "\n".join(rows)
         + "\n"
     )
-
-
-def _ordered(c: dict) -> list[int]:
-    keys = [f"claim/{s}" for s in C.CLAIM_STATUSES]
-    return [c[k] for k in keys + ["check/passed", "check/failed", "measurement/measured"]]
 
 
 def write_summary(preset: str) -> str:
