@@ -19,6 +19,16 @@ non-causal: sums over all positions. `normaliser="authors_diagonal"` reproduces 
 `train_view="quadratic"` branch, which divides by phi(q_i).phi(k_i) (the diagonal term) instead of
 the sum over j.
 
+JRT-RNN (Sec. 4, Eq. 3; `mixer="prefix"`): the linear-attention layers become prefix linear
+attention: a causal decoder sum (projections q, k, v) plus an encoder sum over the first M tokens
+(separate projections k_e, v_e, every query sees all M), one shared normaliser, as the authors'
+PrefixLinearAttention computes it (kernels.linear_attention.prefix_linear_attention). `prefix_len`
+is M; 0 means the whole input is the prompt (the set-disjointness input is all prompt: the answer
+is read at its last position). The short convolutions stay causal (the model is a recurrent
+decoder; only its attention reads the prompt twice). After the prompt the recurrent state is
+Eq. (4), one (S, z) of the same shape as Based's, so JRT-RNN and Based have equal state at equal
+feature_dim and d_model; the encoder projections are extra parameters, not extra state.
+
 Extensions the paper did not train: `mixer="softmax"` replaces linear attention by causal softmax
 attention (jax.nn.dot_product_attention); JRT prompting is a data transform (the input repeated
 twice, theory/set_disjointness.jrt_prompt) fed to the causal model.
@@ -40,6 +50,8 @@ import jax.numpy as jnp
 
 from kernels import linear_attention as LA
 
+MIXERS = ("based", "softmax", "prefix")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -51,19 +63,26 @@ class ModelConfig:
     kernel_size: int = 3
     causal: bool = True
     mlp: bool = True
-    mixer: str = "based"  # or "softmax"
+    mixer: str = "based"  # or "softmax", or "prefix" (JRT-RNN)
+    prefix_len: int = 0  # JRT-RNN's encoder length M; 0: the whole input
     conv: str = "centered"  # non-causal conv: "centered" or "authors"
     normaliser: str = "paper"  # or "authors_diagonal"
 
     def __post_init__(self):
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} must be divisible by heads {self.heads}")
-        if self.mixer not in ("based", "softmax") or self.conv not in ("centered", "authors"):
-            raise ValueError("mixer must be 'based'|'softmax' and conv 'centered'|'authors'")
+        if self.mixer not in MIXERS or self.conv not in ("centered", "authors"):
+            raise ValueError(f"mixer must be one of {MIXERS} and conv 'centered'|'authors'")
         if self.normaliser not in ("paper", "authors_diagonal"):
             raise ValueError("normaliser must be 'paper' or 'authors_diagonal'")
-        if self.mixer == "softmax" and not self.causal:
-            raise ValueError("the softmax extension is causal only")
+        if self.mixer in ("softmax", "prefix") and not self.causal:
+            raise ValueError(f"the {self.mixer} mixer is causal only (prefix: causal decoder)")
+        if self.prefix_len < 0:
+            raise ValueError(f"prefix_len must be >= 0 (0: the whole input), got {self.prefix_len}")
+        if self.normaliser != "paper" and self.mixer != "based":
+            raise ValueError("normaliser='authors_diagonal' applies to mixer='based' only")
+        if self.prefix_len and self.mixer != "prefix":
+            raise ValueError("prefix_len applies to mixer='prefix' only")
 
 
 def state_bytes(cfg: ModelConfig, seq_len: int) -> int:
@@ -81,6 +100,18 @@ def state_bytes(cfg: ModelConfig, seq_len: int) -> int:
 
 def _dense(features, name=None, bias=True):
     return nn.Dense(features, use_bias=bias, kernel_init=nn.initializers.normal(0.02), name=name)
+
+
+def _split_heads(x, heads: int):
+    """(B, L, heads * w) -> (B, heads, L, w)."""
+    b, L, hw = x.shape
+    return x.reshape(b, L, heads, hw // heads).transpose(0, 2, 1, 3)
+
+
+def _merge_heads(y):
+    """(B, heads, L, w) -> (B, L, heads * w)."""
+    b, h, L, w = y.shape
+    return y.transpose(0, 2, 1, 3).reshape(b, L, h * w)
 
 
 def short_conv(x, w, *, causal: bool, conv: str = "centered"):
@@ -109,22 +140,25 @@ class BaseConv(nn.Module):
 
 
 class BasedAttention(nn.Module):
+    """Taylor linear attention: causal, non-causal, or JRT-RNN's prefix form (cfg.mixer)."""
+
     cfg: ModelConfig
 
     @nn.compact
     def __call__(self, u):
         c = self.cfg
-        b, L, _ = u.shape
-        hd = c.d_model // c.heads
-
-        def heads(x, width):
-            return x.reshape(b, L, c.heads, width).transpose(0, 2, 1, 3)
-
-        q = heads(_dense(c.heads * c.feature_dim, "q", bias=False)(u), c.feature_dim)
-        k = heads(_dense(c.heads * c.feature_dim, "k", bias=False)(u), c.feature_dim)
-        v = heads(_dense(c.d_model, "v", bias=False)(u), hd)
+        L = u.shape[1]
+        fd = c.heads * c.feature_dim
+        q = _split_heads(_dense(fd, "q", bias=False)(u), c.heads)
+        k = _split_heads(_dense(fd, "k", bias=False)(u), c.heads)
+        v = _split_heads(_dense(c.d_model, "v", bias=False)(u), c.heads)
         qf, kf = LA.taylor_feature_map(q), LA.taylor_feature_map(k)
-        if c.normaliser == "authors_diagonal":
+        if c.mixer == "prefix":
+            m = L if c.prefix_len == 0 else min(c.prefix_len, L)
+            ke = _split_heads(_dense(fd, "k_enc", bias=False)(u[:, :m]), c.heads)
+            ve = _split_heads(_dense(c.d_model, "v_enc", bias=False)(u[:, :m]), c.heads)
+            y, _ = LA.prefix_linear_attention(qf, kf, v, LA.taylor_feature_map(ke), ve)
+        elif c.normaliser == "authors_diagonal":
             a = jnp.einsum("bhlf,bhmf->bhlm", qf, kf)
             if c.causal:
                 a = a * jnp.tril(jnp.ones((1, 1, L, L), a.dtype))
@@ -134,8 +168,7 @@ class BasedAttention(nn.Module):
             y, _ = LA.causal_linear_attention(qf, kf, v)
         else:
             y, _ = LA.noncausal_linear_attention(qf, kf, v)
-        y = y.transpose(0, 2, 1, 3).reshape(b, L, c.d_model)
-        return _dense(c.d_model, "o", bias=False)(y)
+        return _dense(c.d_model, "o", bias=False)(_merge_heads(y))
 
 
 class SoftmaxAttention(nn.Module):
@@ -145,8 +178,7 @@ class SoftmaxAttention(nn.Module):
     def __call__(self, u):
         c = self.cfg
         b, L, _ = u.shape
-        hd = c.d_model // c.heads
-        qkv = _dense(3 * c.d_model, "qkv", bias=False)(u).reshape(b, L, 3, c.heads, hd)
+        qkv = _dense(3 * c.d_model, "qkv", bias=False)(u).reshape(b, L, 3, c.heads, -1)
         y = jax.nn.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], is_causal=True)
         return _dense(c.d_model, "o", bias=False)(y.reshape(b, L, c.d_model))
 

@@ -31,6 +31,46 @@ def test_causal_mixers_ignore_the_future(module_cls, causal):
     assert same_past == causal
 
 
+def test_prefix_mixer_reads_the_prompt_non_causally_and_the_rest_causally():
+    """JRT-RNN's prefix attention with M = 6 of L = 9: changing tokens 6.. leaves positions < 6
+    unchanged (causal after the prefix); changing a prompt token (3) changes position 0."""
+    cfg = BN.ModelConfig(vocab=16, d_model=8, heads=2, feature_dim=3, mixer="prefix", prefix_len=6)
+    x = jax.random.normal(jax.random.key(1), (2, 9, 8))
+    late = x.at[:, 6:].set(jax.random.normal(jax.random.key(2), (2, 3, 8)))
+    early = x.at[:, 3].set(jax.random.normal(jax.random.key(2), (2, 8)))
+    y, y_late, y_early = (_mixer_outputs(BN.BasedAttention, cfg, t) for t in (x, late, early))
+    np.testing.assert_allclose(y[:, :6], y_late[:, :6], atol=1e-6)
+    assert float(jnp.abs(y[:, 0] - y_early[:, 0]).max()) > 1e-3
+
+
+@pytest.mark.parametrize("prefix_len", [0, 5])
+def test_prefix_mixer_is_equation_3(prefix_len):
+    """The module against Eq. (3) written as quadratic attention from its own weights:
+    y_i = phi(q_i)(sum_{j<=i} phi(k_j) v_j^T + sum_{j<M} phi(ke_j) ve_j^T) / (the same with v = 1)."""
+    from kernels import linear_attention as LA
+
+    cfg = BN.ModelConfig(
+        vocab=16, d_model=8, heads=2, feature_dim=3, mixer="prefix", prefix_len=prefix_len
+    )
+    x = jax.random.normal(jax.random.key(7), (2, 9, 8))
+    m = BN.BasedAttention(cfg)
+    p = m.init(jax.random.key(0), x)
+    w = {k: v["kernel"] for k, v in p["params"].items()}
+    M = 9 if prefix_len == 0 else prefix_len
+
+    def heads(t):
+        return t.reshape(*t.shape[:2], 2, -1).transpose(0, 2, 1, 3)
+
+    qf, kf = (LA.taylor_feature_map(heads(x @ w[n])) for n in ("q", "k"))
+    kef = LA.taylor_feature_map(heads(x[:, :M] @ w["k_enc"]))
+    v, ve = heads(x @ w["v"]), heads(x[:, :M] @ w["v_enc"])
+    a_dec = jnp.einsum("bhlf,bhmf->bhlm", qf, kf) * jnp.tril(jnp.ones((1, 1, 9, 9)))
+    a_enc = jnp.einsum("bhlf,bhmf->bhlm", qf, kef)
+    y = (a_dec @ v + a_enc @ ve) / (a_dec.sum(-1) + a_enc.sum(-1))[..., None]
+    want = y.transpose(0, 2, 1, 3).reshape(2, 9, 8) @ w["o"]
+    np.testing.assert_allclose(m.apply(p, x), want, rtol=2e-5, atol=2e-6)
+
+
 def test_short_conv_windows():
     """causal: i sees i-2..i; centred circular: i-1..i+1 (mod L); the authors': i-2..i (mod L)."""
     x = jnp.zeros((1, 7, 1)).at[0, 3].set(1.0)
@@ -69,13 +109,16 @@ def test_state_bytes_convention():
     f = 153
     want = 4 * (2 * (2 * 32 * f + 2 * f) + 2 * 64 * 3)
     assert BN.state_bytes(cfg, 100) == want
+    # JRT-RNN keeps one (S, z) per layer after the prompt (Eq. 4): Based's state, not more
+    jrt = BN.ModelConfig(vocab=2048, d_model=64, heads=2, feature_dim=16, mixer="prefix")
+    assert BN.state_bytes(jrt, 100) == want
     soft = BN.ModelConfig(vocab=2048, d_model=64, heads=2, mixer="softmax")
     assert BN.state_bytes(soft, 200) > BN.state_bytes(soft, 100)  # KV cache grows with L
 
 
-@pytest.mark.parametrize("mlp", [True, False])
-def test_lm_logits_and_gradients(mlp):
-    cfg = BN.ModelConfig(vocab=20, d_model=8, heads=2, feature_dim=2, mlp=mlp)
+@pytest.mark.parametrize(("mlp", "mixer"), [(True, "based"), (False, "based"), (True, "prefix")])
+def test_lm_logits_and_gradients(mlp, mixer):
+    cfg = BN.ModelConfig(vocab=20, d_model=8, heads=2, feature_dim=2, mlp=mlp, mixer=mixer)
     model = BN.BasedLM(cfg)
     tok = jax.random.randint(jax.random.key(4), (3, 11), 0, 20)
     # jitted, as training calls them (eagerly, every primitive of the model compiles on its own)
@@ -91,3 +134,11 @@ def test_bad_model_configs():
         BN.ModelConfig(vocab=8, d_model=9, heads=2)
     with pytest.raises(ValueError, match="causal only"):
         BN.ModelConfig(vocab=8, mixer="softmax", causal=False)
+    with pytest.raises(ValueError, match="causal only"):
+        BN.ModelConfig(vocab=8, mixer="prefix", causal=False)
+    with pytest.raises(ValueError, match="prefix_len must be >= 0"):
+        BN.ModelConfig(vocab=8, mixer="prefix", prefix_len=-1)
+    with pytest.raises(ValueError, match="mixer='prefix' only"):
+        BN.ModelConfig(vocab=8, prefix_len=4)
+    with pytest.raises(ValueError, match="mixer='based' only"):
+        BN.ModelConfig(vocab=8, mixer="prefix", normaliser="authors_diagonal")
