@@ -183,3 +183,88 @@ def partition_defects(low: np.ndarray, width: np.ndarray, precision: int) -> dic
         "overflow": int(overflow.sum()),
         "any_defect_fraction": float((overlap | zero | overflow).sum() / n),
     }
+
+
+_M64, _M32 = (1 << 64) - 1, (1 << 32) - 1
+
+
+def _authors_encode(lows, widths, precision):
+    """The authors' rANS encoder on one image: python ints with UInt64 wrap-around; lows/widths
+    per symbol in coding order. Returns (state, words) or None when a width is 0 (their
+    assertion "increase precision" fires)."""
+    prec_l = ((1 << 31) >> precision) << 32
+    state, words = 1 << 31, []
+    for lo, w in zip(reversed(lows), reversed(widths), strict=True):  # encode in reverse
+        if w == 0:
+            return None
+        if state >= prec_l * w:
+            words.append(state & _M32)
+            state >>= 32
+        state = (((state // w) << precision) + state % w + lo) & _M64
+    return state, words
+
+
+def _authors_decode(state, words, decide, precision):
+    """The authors' rANS decoder: `decide(i, slot)` -> (symbol, low, width) for step i, or None
+    to stop (a mis-decode). Yields the decoded symbols."""
+    mask = (1 << precision) - 1
+    words = list(words)
+    for i in range(10**9):
+        slot = state & mask
+        got = decide(i, slot)
+        if got is None:
+            return
+        k, lo, w = got
+        yield k
+        state = ((state >> precision) * w + slot - lo) & _M64
+        if state < 1 << 31:
+            state = ((state << 32) | (words.pop() if words else 0)) & _M64
+
+
+def authors_roundtrip(logpmf: np.ndarray, symbols: np.ndarray, precision: int = 28) -> np.ndarray:
+    """Code each image with the authors' coder and decode it with the authors' decoder, for study.
+
+    logpmf (N, D, K) float32 conditional pmfs in coding order, symbols (N, D). Simulates
+    PressedJuice.jl (commit c018aeb, src/compress.jl and src/decompress.jl) with unsigned 64-bit
+    wrap-around: the encoder codes the intervals of `authors_intervals` (ceil per bound, float32,
+    `low -= 1` when width divides low, so symbol 0 starts at 2^64 - 1), renormalising 32 bits when
+    the state >= 2^(31 - P + 32) * width; the decoder reads slot = state mod 2^P and picks, by
+    binary search, the largest k whose float32 log P(X < k) is below float32(log(slot) - P log 2)
+    (log of the integer in float64, as Julia's `log(::UInt64)`, stored as Float32), then undoes
+    the step with that symbol's integers. Up to the first wrong symbol the decoder's pmfs are the
+    encoder's (same prefix), so the image decodes iff no symbol goes wrong; returns the index of
+    the first mis-decoded symbol per image (-1: decoded exactly; a zero width counts as a failure
+    at that symbol). Departure: the cumulative log-probabilities come from our float64 cumsum of
+    the float32 pmf, where the authors' circuit computes each as a float32 difference of joint
+    log-likelihoods (more rounding).
+    """
+    lp = np.asarray(logpmf, np.float32)
+    x = np.asarray(symbols, np.int64)
+    if lp.ndim != 3 or x.shape != lp.shape[:2]:
+        raise ValueError(f"logpmf (N, D, K) and symbols (N, D), got {lp.shape} and {x.shape}")
+    low, width = authors_intervals(lp, precision)
+    p = np.exp(lp.astype(np.float64))
+    cdf_lo = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, -1)[..., :-1]], -1)
+    with np.errstate(divide="ignore"):
+        log_lo = np.log(cdf_lo).astype(np.float32)  # the float32 bounds the decoder compares to
+    log_prec = float(np.float32(precision * np.log(np.float32(2.0))))
+    n, d = x.shape
+    first_bad = np.full(n, -1, np.int64)
+    for j in range(n):
+        lows = [int(v) & _M64 for v in np.take_along_axis(low[j], x[j, :, None], -1)[:, 0]]
+        widths = [int(v) for v in np.take_along_axis(width[j], x[j, :, None], -1)[:, 0]]
+        coded = _authors_encode(lows, widths, precision)
+        if coded is None:
+            first_bad[j] = int(np.flatnonzero(np.array(widths) == 0)[0])
+            continue
+
+        def decide(i, slot, j=j, lows=lows, widths=widths):
+            if i == d:
+                return None
+            ref = np.float32(np.log(np.float64(slot)) - log_prec) if slot else -np.inf
+            k = max(int(np.searchsorted(log_lo[j, i], ref, side="left")) - 1, 0)
+            return (k, lows[i], widths[i]) if k == x[j, i] else None
+
+        n_ok = sum(1 for _ in _authors_decode(*coded, decide, precision))
+        first_bad[j] = -1 if n_ok == d else n_ok
+    return first_bad

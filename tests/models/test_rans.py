@@ -118,3 +118,62 @@ def test_authors_intervals_are_not_a_partition_and_ours_are():
     f = rans.quantize(np.exp(lp))
     d = rans.partition_defects(np.cumsum(f, -1) - f, f, rans.PRECISION)
     assert d["overlapping"] == d["zero_width"] == d["overflow"] == 0
+
+
+def test_authors_state_arithmetic_round_trips_with_a_partition():
+    """The simulated encoder/decoder (UInt64 wrap, 32-bit renormalisation) are inverses when the
+    intervals partition [0, 2^P) and the decoder searches the integers: any failure of
+    authors_roundtrip then comes from the authors' intervals and float decisions, not from our
+    state arithmetic."""
+    rng = np.random.default_rng(1)
+    lg = rng.normal(size=(300, 16)) * 2
+    f = rans.quantize(np.exp(lg) / np.exp(lg).sum(-1, keepdims=True))  # (300, 16), sums 2^24
+    cum = np.cumsum(f, -1) - f
+    x = rng.integers(0, 16, size=300)
+    lows = [int(cum[i, k]) for i, k in enumerate(x)]
+    widths = [int(f[i, k]) for i, k in enumerate(x)]
+    coded = rans._authors_encode(lows, widths, rans.PRECISION)
+
+    def decide(i, slot):
+        if i == len(x):
+            return None
+        k = int(np.searchsorted(cum[i], slot, side="right")) - 1
+        return k, int(cum[i, k]), int(f[i, k])
+
+    assert list(rans._authors_decode(*coded, decide, rans.PRECISION)) == x.tolist()
+
+
+def test_authors_roundtrip_fails_as_often_as_its_bad_slots_predict():
+    """At a coarse precision (P = 10) the authors' intervals overlap by whole slots. Brute force
+    over every slot of each symbol's interval gives the fraction q_k that the float decision
+    decodes as another symbol; with the slot uniform over the interval (state >= 2^31 >> width),
+    an image of symbols x survives with probability prod (1 - q_x). The simulated failures must
+    match that expectation within 4 binomial SDs (an independent check of the decoder's rule and
+    the wrap-around of low = -1)."""
+    P, K, D, N = 10, 6, 40, 400
+    rng = np.random.default_rng(2)
+    pmf = rng.dirichlet(np.ones(K)).astype(np.float32)
+    lp32 = np.log(pmf)
+    low, width = rans.authors_intervals(lp32[None], P)
+    low, width = low[0], width[0]
+    cdf = np.concatenate([[0.0], np.cumsum(np.exp(lp32.astype(np.float64)))[:-1]])
+    with np.errstate(divide="ignore"):
+        log_lo = np.log(cdf).astype(np.float32)
+    log_prec = float(np.float32(P * np.log(np.float32(2.0))))
+
+    def decode(slot):
+        ref = np.float32(np.log(np.float64(slot)) - log_prec) if slot else -np.inf
+        return max(int(np.searchsorted(log_lo, ref, side="left")) - 1, 0)
+
+    q = np.array([
+        np.mean([decode((int(low[k]) + r) % (1 << P)) != k for r in range(int(width[k]))])
+        for k in range(K)
+    ])  # fmt: skip
+    assert q.max() > 0  # the coarse precision does produce bad slots
+    x = rng.choice(K, size=(N, D), p=pmf / pmf.sum())
+    first_bad = rans.authors_roundtrip(np.broadcast_to(lp32, (N, D, K)), x, P)
+    p_fail = 1 - np.prod(1 - q[x], axis=1)
+    expected, sd = p_fail.sum(), np.sqrt((p_fail * (1 - p_fail)).sum())
+    assert abs((first_bad >= 0).sum() - expected) <= 4 * sd, ((first_bad >= 0).sum(), expected)
+    with pytest.raises(ValueError, match="logpmf"):
+        rans.authors_roundtrip(lp32[None, None], np.array([1]))
