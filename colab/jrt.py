@@ -59,7 +59,6 @@ QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
 # The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
 # backend: importing runtime first sets them, and refuses if jax already started without them.
 # %%
-# %%
 import IPython.display
 import jax
 import jax.numpy as jnp
@@ -193,10 +192,12 @@ y_dec, _ = LA.decode_step(state, qf[:, :, 16], kf[:, :, 16], v[:, :, 16])
 print("prefill + decode vs parallel:", float(jnp.abs(y_dec - y_pla[:, :, 16]).max()))
 
 # %% [markdown]
-# ## 4. A trained Based model (Figure 2's architecture)
+# ## 4. Trained models: Based (Figure 2's architecture) and JRT-RNN at equal state
 #
 # The quick preset is a training smoke test; the full preset trains the reduced grid whose figure
-# is shown (committed results). `python -m experiments.jrt_training --preset full` reruns it.
+# is shown (committed results): causal and non-causal Based and JRT-RNN (prefix linear attention,
+# `models.based_nets` with `mixer="prefix"`) at five state sizes, plus two extensions.
+# `python -m experiments.jrt_training --preset full` reruns it.
 
 # %%
 from experiments import jrt_training
@@ -206,3 +207,22 @@ if full.exists():
     IPython.display.display(IPython.display.Image(str(full / "fig_figure2.png")))
 else:
     print(jrt_training.PRESETS["quick"])
+
+# %% [markdown]
+# ## 5. The whole theory experiment
+#
+# `experiments/set_disjointness.py` runs everything above at the paper's sizes and judges each
+# claim (papers_repro/arora2024_jrt.md): `python -m experiments.set_disjointness --preset full`
+# (~2 min). Its committed full-preset verdicts and figures are shown here when present.
+
+# %%
+import json
+
+sd_full = repo / "results" / "set_disjointness" / "full"
+if (sd_full / "results.json").exists():
+    for row in json.loads((sd_full / "results.json").read_text())["claims"]:
+        print(f"{row['id']:32s} {row['kind']:12s} {row['status']}")
+    for fig in ("fig_streaming.png", "fig_rf_memory.png"):
+        IPython.display.display(IPython.display.Image(str(sd_full / fig)))
+else:
+    print("no committed run: python -m experiments.set_disjointness --preset full")
