@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import pathlib
 import sys
 import time
+import typing
 from types import ModuleType
 
 from experiments._lib import claims as C
@@ -26,8 +28,47 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _parser(name: str, presets) -> _Parser:
-    p = _Parser(prog=f"python -m experiments.{name}", add_help=True)
+def _type_name(annotation) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+def _runtime(name: str, preset: str) -> str:
+    """Wall time of the run committed under results/<name>/<preset>, if any."""
+    try:
+        m = json.loads((registry.results_dir(name, preset) / "manifest.json").read_text())
+        return f"{m['wall_seconds']:.0f} s ({m.get('devices', {}).get('backend', '?')})"
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
+        return "no committed run"
+
+
+def describe(module: ModuleType) -> str:
+    """The --help epilog, generated from the module: what it reproduces (first docstring
+    paragraph), every Config field with its type, default and the value in each preset, and the
+    wall time of each preset's committed run."""
+    name = experiment_name(module)
+    doc = (module.__doc__ or "").strip().split("\n\n")[0]
+    hints = typing.get_type_hints(module.Config)
+    default = module.Config()
+    lines = [doc, "", "presets (wall time of the committed run in results/):"]
+    for preset in module.PRESETS:
+        lines.append(f"  {preset:<6} {_runtime(name, preset)}")
+    lines += ["", "fields (--set FIELD=VALUE; tuples a,b,c; tuples of tuples a,b;c,d):"]
+    for f in dataclasses.fields(module.Config):
+        d = getattr(default, f.name)
+        lines.append(f"  {f.name}: {_type_name(hints[f.name])} = {d!r}")
+        vals = {p: getattr(c, f.name) for p, c in module.PRESETS.items()}
+        if any(v != d for v in vals.values()):
+            lines.append("      " + "; ".join(f"{p}: {v!r}" for p, v in vals.items()))
+    return "\n".join(lines)
+
+
+def _parser(name: str, presets, epilog: str | None = None) -> _Parser:
+    p = _Parser(
+        prog=f"python -m experiments.{name}",
+        add_help=True,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--preset", default="quick", help=f"one of {', '.join(presets)}")
     p.add_argument("--seed", type=int, default=None, help="root PRNG seed (overrides the preset)")
     p.add_argument("--out", default=None, help="output folder (default results/<name>/<preset>)")
@@ -113,6 +154,9 @@ def main(module: ModuleType, argv: list[str] | None = None) -> int:
     name = experiment_name(module)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if "-h" in argv or "--help" in argv:  # the epilog reads committed manifests: only here
+            _parser(name, module.PRESETS, describe(module)).print_help()
+            return 0
         args = _parser(name, module.PRESETS).parse_args(argv)
         cfg = make_config(module, args.preset, args.seed, args.sets)
     except UsageError as e:

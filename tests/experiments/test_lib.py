@@ -170,3 +170,18 @@ def test_all_keeps_going_past_a_failing_experiment(monkeypatch, capsys):
     assert ran == ["a", "b", "c"]
     err = capsys.readouterr().err
     assert "RuntimeError: boom" in err and "failed: a, c" in err
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_help_lists_every_field_and_preset_without_running(name, capsys, tmp_path):
+    """--help (generated from the Config dataclass): each field with its type and default, the
+    presets' values where they differ, each preset's committed wall time; exit 0, nothing run."""
+    module = registry.load(name)
+    assert module.main(["--help", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    for f in dataclasses.fields(module.Config):
+        assert f"  {f.name}: " in out, f.name
+    for preset in module.PRESETS:
+        assert f"  {preset:<6} " in out
+    assert "usage: python -m experiments." + name in out
+    assert not (tmp_path / "out").exists()
