@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pathlib
 import pkgutil
@@ -33,8 +34,13 @@ def load(name: str) -> ModuleType:
     return module
 
 
-def summary_line(module: ModuleType) -> str:
-    doc = (module.__doc__ or "").strip().splitlines()
+def summary_line(module: ModuleType | str) -> str:
+    """First docstring line; given a name, read from the source without importing (fast)."""
+    if isinstance(module, str):
+        source = (ROOT / "experiments" / f"{module}.py").read_text()
+        doc = (ast.get_docstring(ast.parse(source)) or "").strip().splitlines()
+    else:
+        doc = (module.__doc__ or "").strip().splitlines()
     return doc[0] if doc else ""
 
 

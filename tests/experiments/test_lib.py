@@ -185,3 +185,23 @@ def test_help_lists_every_field_and_preset_without_running(name, capsys, tmp_pat
         assert f"  {preset:<6} " in out
     assert "usage: python -m experiments." + name in out
     assert not (tmp_path / "out").exists()
+
+
+def test_listing_reads_sources_without_importing_jax():
+    """`python -m experiments` lists from the sources (fast): neither jax nor an experiment is
+    imported, and each line is the module docstring's first line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from experiments.__main__ import main; main([]); "
+        "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('experiments.') "
+        "and not m.startswith('experiments._lib') and m != 'experiments.__main__'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=registry.ROOT
+    ).stdout.splitlines()
+    assert out[-1] == "[]"
+    for name in registry.names():
+        line = next(x for x in out if x.startswith(name + " "))
+        assert registry.summary_line(registry.load(name)) in line
