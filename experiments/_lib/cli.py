@@ -164,6 +164,11 @@ def main(module: ModuleType, argv: list[str] | None = None) -> int:
         return 2
     out = pathlib.Path(args.out) if args.out else registry.results_dir(name, args.preset)
     try:
+        io.check_out_dir(out)
+    except ValueError as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    try:
         results = run_to_dir(module, cfg, args.preset, out, argv)
     except KeyboardInterrupt:
         print(f"{name}: interrupted; nothing written to {out}", file=sys.stderr)

@@ -55,6 +55,25 @@ def read_json(path: os.PathLike) -> Any:
     return json.loads(pathlib.Path(path).read_text())
 
 
+def check_out_dir(final: os.PathLike) -> None:
+    """Raises ValueError (one line) unless `final` can become an output folder: it is a folder or
+    absent, and its nearest existing ancestor is a writable folder. Checked before any work."""
+    final = pathlib.Path(final)
+    if final.exists() and not final.is_dir():
+        raise ValueError(f"--out {final}: exists and is not a folder (it would be replaced)")
+    parent = final.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {final}: {parent} is not a folder")
+    try:  # a real probe: os.access says yes to root even where mkdir fails (/proc)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
+    except OSError as e:
+        raise ValueError(
+            f"--out {final}: cannot create a folder in {parent} ({e.strerror})"
+        ) from None
+
+
 @contextlib.contextmanager
 def atomic_dir(final: os.PathLike) -> Iterator[pathlib.Path]:
     """Yields a fresh temporary folder that replaces `final` only if the block completes.
@@ -65,6 +84,9 @@ def atomic_dir(final: os.PathLike) -> Iterator[pathlib.Path]:
     final = pathlib.Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; results are for sharing (0755 at umask 022)
     try:
         yield tmp
     except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -205,3 +206,27 @@ def test_listing_reads_sources_without_importing_jax():
     for name in registry.names():
         line = next(x for x in out if x.startswith(name + " "))
         assert registry.summary_line(registry.load(name)) in line
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "proc"])
+def test_out_that_cannot_be_a_folder_is_refused_before_work(where, tmp_path, capsys):
+    """--out at an existing file (it would be moved aside), under a file, or where no folder can
+    be made: one line, exit 2, the user's file untouched, nothing else written."""
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("mine")
+    out = {"file": user_file, "under_file": user_file / "out", "proc": "/proc/memlearn-out"}[where]
+    assert sbr.main(["--preset", "smoke", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err, err
+    assert user_file.read_text() == "mine" and list(tmp_path.iterdir()) == [user_file]
+
+
+def test_output_folder_is_shareable(tmp_path):
+    """mkdtemp makes 0700 folders; the results folder gets the umask's mode (0755 at 022)."""
+    old = os.umask(0o022)
+    try:
+        with io.atomic_dir(tmp_path / "r") as d:
+            (d / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r").stat().st_mode & 0o777 == 0o755
