@@ -16,6 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.all")
     p.add_argument("--preset", default="quick")
     args = p.parse_args(argv)
+    # a preset every experiment has, checked before anything runs or results/SUMMARY.md is written
+    missing = [n for n in registry.names() if args.preset not in registry.load(n).PRESETS]
+    if missing:
+        print(
+            f"experiments.all: error: preset {args.preset!r} is not defined by "
+            + ", ".join(missing),
+            file=sys.stderr,
+        )
+        return 2
     failed = []
     for name in registry.names():
         print(f"=== {name} [{args.preset}]", flush=True)

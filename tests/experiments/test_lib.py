@@ -161,7 +161,7 @@ def test_all_keeps_going_past_a_failing_experiment(monkeypatch, capsys):
                 raise RuntimeError("boom")
             return behaviour
 
-        return types.SimpleNamespace(main=main)
+        return types.SimpleNamespace(main=main, PRESETS={"smoke": None})
 
     mods = {"a": fake("a", "raise"), "b": fake("b", 0), "c": fake("c", 2)}
     monkeypatch.setattr(registry, "names", lambda: list(mods))
@@ -171,6 +171,11 @@ def test_all_keeps_going_past_a_failing_experiment(monkeypatch, capsys):
     assert ran == ["a", "b", "c"]
     err = capsys.readouterr().err
     assert "RuntimeError: boom" in err and "failed: a, c" in err
+    # a preset that some experiment lacks: refused before anything runs or SUMMARY is written
+    ran.clear()
+    monkeypatch.setattr(summary, "write_summary", lambda preset: pytest.fail("summary written"))
+    assert run_all.main(["--preset", "nope"]) == 2
+    assert ran == [] and "preset 'nope' is not defined by a, b, c" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", registry.names())
