@@ -87,7 +87,12 @@ def make_config(module: ModuleType, preset: str, seed: int | None, sets: list[st
     cfg = module.PRESETS[preset]
     if seed is not None:
         sets = [f"seed={seed}", *sets]
-    return override(cfg, sets)
+    cfg = override(cfg, sets)
+    # every PRNG here (jax.random.key, numpy's default_rng) takes seeds in [0, 2^32)
+    s = getattr(cfg, "seed", 0)
+    if not 0 <= s < 2**32:
+        raise UsageError(f"seed must be an integer in [0, 2^32), got {s}")
+    return cfg
 
 
 def assemble(module: ModuleType, cfg, preset: str, computed: dict) -> dict:

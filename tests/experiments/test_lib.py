@@ -62,6 +62,8 @@ def test_override_errors(item, msg):
         (["--set", "max_memory=2"], "over the max_memory budget 2"),
         (["--set", "clear_cut_best=1.3"], "arm means must lie in [0, 1]"),
         (["--bogus"], "unrecognized arguments"),
+        (["--seed", "-1"], "seed must be an integer in [0, 2^32)"),
+        (["--set", "seed=4294967296"], "seed must be an integer in [0, 2^32)"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, msg, tmp_path, capsys):
