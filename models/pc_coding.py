@@ -12,6 +12,7 @@ last bit; a stream is portable only with the same build (stated in WORKSPACE.md)
 from __future__ import annotations
 
 import functools
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -99,7 +100,7 @@ def check_alphabet(x: np.ndarray, n_values: int, n_vars: int) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != n_vars:
         raise ValueError(f"images must be (N, {n_vars}), got {x.shape}")
-    if not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() >= n_values:
+    if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() >= n_values)):
         raise ValueError(
             f"pixel values must be integers in [0, {n_values}) (the model's alphabet); got "
             f"range [{x.min()}, {x.max()}] of dtype {x.dtype}"
@@ -139,7 +140,7 @@ def decode(stepper: Stepper, streams: list[bytes], n_vars: int) -> np.ndarray:
             st = stepper.commit(st, t, x[:, i])
         dec.finish()
         out.append(x[:n])
-    return np.concatenate(out, 0)
+    return np.concatenate(out, 0) if out else np.zeros((0, n_vars), np.int64)
 
 
 @functools.cache
@@ -149,11 +150,23 @@ def _constriction():
     return constriction
 
 
+# Single-stream header: [MAGIC, images, variables, CRC-32 of the ANS words], uint32 each. The
+# count makes a short, padded or empty stream detectable (ANS itself cannot tell: popping from an
+# exhausted coder returns symbols), the check value any corrupted word.
+STREAM_MAGIC = 0x4D4C5043  # "MLPC"
+HEADER_WORDS = 4
+
+
+def _crc(words: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(words, "<u4").tobytes())
+
+
 def encode_single_stream(stepper: Stepper, x: np.ndarray, n_values: int):
-    """One constriction ANS stream for a whole set. Symbols are ordered batch by batch and, within
-    a batch, pixel-major, so the decoder decodes every image's pixel t of a batch in one call.
-    Batches are pushed last to first (ANS is a stack), one batch of pmfs in memory at a time.
-    Returns (uint32 words, ideal bits)."""
+    """One constriction ANS stream for a whole set, after a 4-word header (STREAM_MAGIC, image
+    count, variable count, CRC-32 of the ANS words). Symbols are ordered batch by batch and,
+    within a batch, pixel-major, so the decoder decodes every image's pixel t of a batch in one
+    call. Batches are pushed last to first (ANS is a stack), one batch of pmfs in memory at a
+    time. Returns (uint32 words, ideal bits of the symbols)."""
     c = _constriction()
     x = check_alphabet(x, n_values, stepper.tree.n_vars)
     coder = c.stream.stack.AnsCoder()
@@ -171,12 +184,29 @@ def encode_single_stream(stepper: Stepper, x: np.ndarray, n_values: int):
             pmf.transpose(1, 0, 2).reshape(-1, n_values),
         )
         ideal += float(rans.ideal_bits(pmf, sym).sum())
-    return coder.get_compressed(), ideal
+    body = np.asarray(coder.get_compressed(), np.uint32)
+    head = np.array([STREAM_MAGIC, x.shape[0], x.shape[1], _crc(body)], np.uint32)
+    return np.concatenate([head, body]), ideal
 
 
-def decode_single_stream(stepper: Stepper, words: np.ndarray, n_images: int, n_vars: int):
+def decode_single_stream(stepper: Stepper, words: np.ndarray, n_vars: int) -> np.ndarray:
+    """Decodes a stream of `encode_single_stream`; the image count comes from its header. Raises
+    rans.StreamError for a missing or foreign header, a variable count other than `n_vars`, a
+    check value that does not match (truncated, padded or corrupted), or data left over."""
+    words = np.asarray(words)
+    if words.ndim != 1 or len(words) < HEADER_WORDS or words.dtype.kind not in "ui":
+        raise rans.StreamError(f"single stream: no {HEADER_WORDS}-word header (got {words.shape})")
+    words = words.astype(np.uint32)
+    magic, n_images, n_v, crc = (int(w) for w in words[:HEADER_WORDS])
+    body = words[HEADER_WORDS:]
+    if magic != STREAM_MAGIC:
+        raise rans.StreamError("single stream: not a memlearn PC stream (bad magic word)")
+    if n_v != n_vars:
+        raise rans.StreamError(f"single stream holds images of {n_v} variables, not {n_vars}")
+    if _crc(body) != crc:
+        raise rans.StreamError("single stream is truncated, padded or corrupted (check value)")
     c = _constriction()
-    coder = c.stream.stack.AnsCoder(np.asarray(words, np.uint32))
+    coder = c.stream.stack.AnsCoder(body)
     out = []
     for s in range(0, n_images, stepper.batch):
         n = min(stepper.batch, n_images - s)
@@ -195,4 +225,4 @@ def decode_single_stream(stepper: Stepper, words: np.ndarray, n_images: int, n_v
         out.append(x[:n])
     if not coder.is_empty():
         raise rans.StreamError("single stream has data left after the last image (corrupted)")
-    return np.concatenate(out, 0)
+    return np.concatenate(out, 0) if out else np.zeros((0, n_vars), np.int64)

@@ -46,7 +46,7 @@ def test_prefix_mixer_reads_the_prompt_non_causally_and_the_rest_causally():
 @pytest.mark.parametrize("prefix_len", [0, 5])
 def test_prefix_mixer_is_equation_3(prefix_len):
     """The module against Eq. (3) written as quadratic attention from its own weights:
-    y_i = phi(q_i)(sum_{j<=i} phi(k_j) v_j^T + sum_{j<M} phi(ke_j) ve_j^T) / (the same with v = 1)."""
+    y_i = phi(q_i)(sum_{j<=i} phi(k_j) v_j^T + sum_{j<M} phi(ke_j) ve_j^T) / (same with v = 1)."""
     from kernels import linear_attention as LA
 
     cfg = BN.ModelConfig(

@@ -46,10 +46,38 @@ def test_single_stream_round_trip_and_overhead(model):
     x = _images()
     stepper = pc_coding.Stepper(params, tree, "outside", batch=3)
     words, ideal = pc_coding.encode_single_stream(stepper, x, K)
-    np.testing.assert_array_equal(pc_coding.decode_single_stream(stepper, words, len(x), D), x)
-    assert 32 * len(words) <= ideal + 64
-    with pytest.raises(rans.StreamError):
-        pc_coding.decode_single_stream(stepper, words[: len(words) // 2], len(x), D)
+    np.testing.assert_array_equal(pc_coding.decode_single_stream(stepper, words, D), x)
+    # the ANS body: ideal + the final state flush (64 bits); the header is 4 words on top
+    assert 32 * (len(words) - pc_coding.HEADER_WORDS) <= ideal + 64
+
+
+def test_single_stream_refuses_short_padded_empty_and_foreign_streams(model):
+    """The header's count and check value catch what ANS alone decodes as garbage: a truncated
+    stream, one padded with a zero word, an empty one, a flipped word, another model's shape."""
+    tree, params = model
+    x = _images()
+    stepper = pc_coding.Stepper(params, tree, "outside", batch=3)
+    words, _ = pc_coding.encode_single_stream(stepper, x, K)
+    flipped = words.copy()
+    flipped[-1] ^= np.uint32(1)
+    bad = {
+        "truncated": words[: len(words) // 2],
+        "padded": np.concatenate([words, np.zeros(1, np.uint32)]),
+        "empty": np.zeros(0, np.uint32),
+        "header only": words[: pc_coding.HEADER_WORDS - 1],
+        "flipped": flipped,
+        "foreign": np.concatenate([[np.uint32(1)], words[1:]]),
+    }
+    for what, w in bad.items():
+        with pytest.raises(rans.StreamError):
+            pc_coding.decode_single_stream(stepper, w, D)
+            pytest.fail(what)
+    with pytest.raises(rans.StreamError, match="variables"):
+        pc_coding.decode_single_stream(stepper, words, D + 1)
+    # an empty set is a valid stream of zero images; decode([]) is zero images too
+    w0, _ = pc_coding.encode_single_stream(stepper, x[:0], K)
+    assert pc_coding.decode_single_stream(stepper, w0, D).shape == (0, D)
+    assert pc_coding.decode(stepper, [], D).shape == (0, D)
 
 
 def test_out_of_alphabet_images_are_rejected(model):
