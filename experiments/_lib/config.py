@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 
 
@@ -51,6 +52,14 @@ def parse_value(annotation, text: str, field: str):
     raise UsageError(f"--set {field}: field type {annotation!r} cannot be set from the CLI")
 
 
+def _flat(v):
+    if isinstance(v, tuple):
+        for x in v:
+            yield from _flat(x)
+    else:
+        yield v
+
+
 def override(cfg, assignments: list[str]):
     """Returns `cfg` with each 'field=value' applied, typed by the dataclass annotations."""
     hints = typing.get_type_hints(type(cfg))
@@ -64,6 +73,10 @@ def override(cfg, assignments: list[str]):
         if name not in names:
             raise UsageError(f"unknown config field {name!r} (fields: {', '.join(sorted(names))})")
         changes[name] = parse_value(hints[name], text, name)
+        # no experiment means anything by a nan or inf setting: refused before __post_init__
+        bad = [v for v in _flat(changes[name]) if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise UsageError(f"{name} must be finite, got {bad[0]}")
     try:
         return dataclasses.replace(cfg, **changes)
     except (ValueError, TypeError) as e:  # Config.__post_init__ validation

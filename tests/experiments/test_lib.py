@@ -63,6 +63,8 @@ def test_override_errors(item, msg):
         (["--set", "clear_cut_best=1.3"], "arm means must lie in [0, 1]"),
         (["--bogus"], "unrecognized arguments"),
         (["--seed", "-1"], "seed must be an integer in [0, 2^32)"),
+        (["--set", "k_sweep_T=inf"], "k_sweep_T must be finite, got inf"),
+        (["--set", "t_factors=1,nan"], "t_factors must be finite, got nan"),
         (["--set", "seed=4294967296"], "seed must be an integer in [0, 2^32)"),
     ],
 )
