@@ -339,7 +339,8 @@ def plot(results: dict, out_dir) -> None:
         ax.plot(L, t["scan_over_chunked"], "s-", color=plotting.color(1), label="scan / chunked")
         ax.axhline(1, color="k", lw=0.8)
         if t["crossover_length"]:
-            ax.axvline(t["crossover_length"], color="k", ls=":", lw=1)
+            ax.axvline(t["crossover_length"], color="k", ls=":", lw=1,
+                       label=f"crossover L ~ {t['crossover_length']:.0f}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length L")

@@ -828,18 +828,20 @@ def plot(results: dict, out_dir) -> None:
             ("Chow-Liu tree", m["clt_ideal_bpd"], m["clt_actual_bpd"]),
             ("independent", m["independent_ideal_bpd"], m["independent_actual_bpd"]),
         ]
-        rows += [(k, v, v) for k, v in sorted(m["codecs_bpd"].items(), key=lambda kv: kv[1])]
+        # classic codecs have no model probability: actual size only (no theoretical bar)
+        rows += [(k, None, v) for k, v in sorted(m["codecs_bpd"].items(), key=lambda kv: kv[1])]
         fig, ax = plt.subplots(figsize=(5.2, 3.2))
         y = np.arange(len(rows))
+        theo = [(i, r[1]) for i, r in enumerate(rows) if r[1] is not None]
         ax.barh(
-            y + 0.2,
-            [r[1] for r in rows],
+            [y[i] + 0.2 for i, _ in theo],
+            [v for _, v in theo],
             0.4,
             label="theoretical (-log2 p)",
             color=plotting.color(0),
         )
         ax.barh(
-            y - 0.2,
+            [y[i] - 0.2 if r[1] is not None else y[i] for i, r in enumerate(rows)],
             [r[2] for r in rows],
             0.4,
             label="actual (bytes written)",

@@ -702,7 +702,7 @@ def plot(results: dict, out_dir) -> None:
 def _plot_vs(x, panels, slopes, names, titles, xlabel, guide, guide_label, out_dir, fname):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.9), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 4.4), sharey=False)
     for ax, series, slope, title in zip(axes, panels, slopes, titles, strict=True):
         for i, n in enumerate(names):
             mean, se = np.asarray(series[n]["mean"]), np.asarray(series[n]["se"])
@@ -723,10 +723,17 @@ def _plot_vs(x, panels, slopes, names, titles, xlabel, guide, guide_label, out_d
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_title(title)
+        # one legend per panel: the fitted slopes differ between the two families
+        ax.legend(
+            title="algorithm (fitted slope, this panel)",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=2,
+            fontsize=6,
+            title_fontsize=6.5,
+        )
     axes[0].set_ylabel("mean pseudo-regret (reward units)")
-    axes[1].legend(
-        title="algorithm (fitted slope)", loc="upper left", fontsize=6.5, bbox_to_anchor=(1.02, 1.0)
-    )
+    fig.tight_layout()
     plotting.savefig(fig, out_dir, fname)
 
 
