@@ -266,28 +266,31 @@ def check_claims(results: dict) -> list[dict]:
         + ", ".join(f"{f}: {e['value']:.1e}/{e['grad']:.1e}" for f, e in cor.items()),
         kind=C.CHECK, source=C.PAPER
     ))  # fmt: skip
+    # Wall-clock numbers stay in `timing` (rendered under the tables as the run's timing line):
+    # the rows carry only the verdicts, so results.json outside `timing` is a function of the
+    # seed. The verdicts use ratios from one run; on this CPU both are far from their edges
+    # (quadratic/chunked ~14x at L = 8192, doubling per doubling of L).
     rq = t["quadratic_over_chunked"]
     # O(L^2) vs O(L): the ratio must grow with L; judged on the two largest lengths, where the
     # asymptotic terms dominate the fixed per-call overheads
     growth = rq[-1] / rq[-2]
+    ok = rq[-1] > 1 and growth > 1
     rows.append(C.claim(
         "bench_chunked_beats_quadratic",
         "chunked linear attention overtakes the quadratic form as L grows (ratio grows ~L)",
         "Sec. 4.1 (O(N d D) vs O(N^2 d))", "ratio grows with L",
-        f"quadratic/chunked = {rq[-1]:.2f} at L = {lengths[-1]}, x{growth:.2f} per doubling",
-        "ratio > 1 at the largest L and growing", rq[-1] > 1 and growth > 1,
-        "crossover near L = "
-        + (f"{t['crossover_length']:.0f}" if t["crossover_length"] else "beyond the grid")
-        + f" on {t['backend']} ({t['device']}); ratios "
-        + ", ".join(f"{r:.2f}" for r in rq), kind=C.CLAIM, source=C.PAPER
+        f"quadratic/chunked {'> 1 and growing' if ok else 'not > 1 and growing'} at L = "
+        f"{lengths[-1]}",
+        "ratio > 1 at the largest L and growing", ok,
+        "ratios and crossover length: timing.quadratic_over_chunked, timing.crossover_length",
+        kind=C.CLAIM, source=C.PAPER
     ))  # fmt: skip
-    rs = t["scan_over_chunked"]
     rows.append(C.claim(
         "bench_scan_vs_chunked",
         "token-by-token scan vs chunked (same O(L) work, L sequential steps vs L/C)",
         "our benchmark (no paper value)", None,
-        f"scan/chunked = {rs[-1]:.1f} at L = {lengths[-1]}", "", None,
-        ", ".join(f"{r:.1f}" for r in rs), kind=C.MEASUREMENT, source=C.NONE
+        "timing.scan_over_chunked", "", None,
+        "wall-clock ratios per L in the timing section", kind=C.MEASUREMENT, source=C.NONE
     ))  # fmt: skip
     g = t.get("gpu")
     if g is None:
