@@ -363,6 +363,7 @@ def rf_accuracy_gaussian(stored, probe, f):
     return jnp.sum(w[:, None] * w[None, :] * p, axis=(-2, -1))
 
 
+@functools.lru_cache(maxsize=256)  # ~50 eager evaluations per call; claims ask the same sizes
 def rf_state_for_accuracy(stored: int, probe: int, target: float = 0.95) -> float:
     """Smallest state size f with rf_accuracy_gaussian >= target (bisection on log f)."""
     lo, hi = 1.0, 1.0
