@@ -48,7 +48,8 @@ test: setup
 	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The slow tier: full grids, quick presets, notebooks at their larger size, the full-preset
-# reproducibility checks (~2.2 h on 2 cores, estimated; WORKSPACE.md lists what runs here).
+# reproducibility checks (~5.5 h on 2 cores: the committed full runs' manifests sum to 18 900 s,
+# plus ~15 min of grids, quick presets and notebooks; WORKSPACE.md lists what runs here).
 test-slow: setup
 	$(XLA_ENV) $(PY) -m pytest -m slow
 
