@@ -18,6 +18,8 @@ w_1..w_k were emitted in encoding order; decoding reads front to back.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 PRECISION = 24
@@ -149,6 +151,20 @@ def ideal_bits(pmf: np.ndarray, symbols: np.ndarray) -> np.ndarray:
     return -np.log2(p)
 
 
+def _authors_log_cdf(lp: np.ndarray) -> np.ndarray:
+    """float32 log P(X < k) per symbol of float32 log-pmfs (..., K), -inf at k = 0: the bounds the
+    authors' coder turns into integers and their decoder compares slots against."""
+    p = np.exp(lp.astype(np.float64))
+    cdf_lo = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, -1)[..., :-1]], -1)
+    with np.errstate(divide="ignore"):
+        return np.log(cdf_lo).astype(np.float32)
+
+
+def _authors_log_prec(precision: int) -> np.float32:
+    """P log 2 in float32, as their `log_prec::Float`."""
+    return np.float32(precision * np.log(np.float32(2.0)))
+
+
 def authors_intervals(logpmf: np.ndarray, precision: int = 28):
     """The coding intervals of the authors' coder (PressedJuice.jl src/compress.jl), for study.
 
@@ -158,11 +174,7 @@ def authors_intervals(logpmf: np.ndarray, precision: int = 28):
     (low, width) as int64 arrays (..., K) so that overlaps, gaps and overflow can be counted.
     """
     lp = np.asarray(logpmf, np.float32)
-    p = np.exp(lp.astype(np.float64))
-    cdf_lo = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, -1)[..., :-1]], -1)
-    with np.errstate(divide="ignore"):
-        log_lo = np.log(cdf_lo).astype(np.float32)
-    log_prec = np.float32(precision * np.log(np.float32(2.0)))
+    log_lo, log_prec = _authors_log_cdf(lp), _authors_log_prec(precision)
     low = np.ceil(np.exp(log_lo + log_prec, dtype=np.float32)).astype(np.int64)
     width = np.ceil(np.exp(lp + log_prec, dtype=np.float32)).astype(np.int64)
     low = np.where((width > 0) & (low % np.maximum(width, 1) == 0), low - 1, low)
@@ -209,7 +221,7 @@ def _authors_decode(state, words, decide, precision):
     to stop (a mis-decode). Yields the decoded symbols."""
     mask = (1 << precision) - 1
     words = list(words)
-    for i in range(10**9):
+    for i in itertools.count():
         slot = state & mask
         got = decide(i, slot)
         if got is None:
@@ -243,11 +255,8 @@ def authors_roundtrip(logpmf: np.ndarray, symbols: np.ndarray, precision: int = 
     if lp.ndim != 3 or x.shape != lp.shape[:2]:
         raise ValueError(f"logpmf (N, D, K) and symbols (N, D), got {lp.shape} and {x.shape}")
     low, width = authors_intervals(lp, precision)
-    p = np.exp(lp.astype(np.float64))
-    cdf_lo = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, -1)[..., :-1]], -1)
-    with np.errstate(divide="ignore"):
-        log_lo = np.log(cdf_lo).astype(np.float32)  # the float32 bounds the decoder compares to
-    log_prec = float(np.float32(precision * np.log(np.float32(2.0))))
+    log_lo = _authors_log_cdf(lp)  # the float32 bounds the decoder compares to
+    log_prec = float(_authors_log_prec(precision))
     n, d = x.shape
     first_bad = np.full(n, -1, np.int64)
     for j in range(n):
