@@ -216,12 +216,12 @@ else:
 # (~2 min). Its committed full-preset verdicts and figures are shown here when present.
 
 # %%
-import json
+from experiments import set_disjointness
+from experiments._lib import cli, io, registry
 
-sd_full = repo / "results" / "set_disjointness" / "full"
+sd_full = registry.results_dir("set_disjointness", set_disjointness.CITED_PRESET)
 if (sd_full / "results.json").exists():
-    for row in json.loads((sd_full / "results.json").read_text())["claims"]:
-        print(f"{row['id']:32s} {row['kind']:12s} {row['status']}")
+    print(cli.format_claims(io.read_json(sd_full / "results.json")["claims"]))
     for fig in ("fig_streaming.png", "fig_rf_memory.png"):
         IPython.display.display(IPython.display.Image(str(sd_full / fig)))
 else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import pathlib
 import sys
 import time
@@ -35,7 +34,7 @@ def _type_name(annotation) -> str:
 def _runtime(name: str, preset: str) -> str:
     """Wall time of the run committed under results/<name>/<preset>, if any."""
     try:
-        m = json.loads((registry.results_dir(name, preset) / "manifest.json").read_text())
+        m = io.read_json(registry.results_dir(name, preset) / "manifest.json")
         return f"{m['wall_seconds']:.0f} s ({m.get('devices', {}).get('backend', '?')})"
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return "no committed run"
@@ -50,8 +49,9 @@ def describe(module: ModuleType) -> str:
     hints = typing.get_type_hints(module.Config)
     default = module.Config()
     lines = [doc, "", "presets (wall time of the committed run in results/):"]
+    width = max(map(len, module.PRESETS))
     for preset in module.PRESETS:
-        lines.append(f"  {preset:<6} {_runtime(name, preset)}")
+        lines.append(f"  {preset:<{width}} {_runtime(name, preset)}")
     lines += ["", "fields (--set FIELD=VALUE; tuples a,b,c; tuples of tuples a,b;c,d):"]
     for f in dataclasses.fields(module.Config):
         d = getattr(default, f.name)
