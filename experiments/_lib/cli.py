@@ -49,7 +49,7 @@ def describe(module: ModuleType) -> str:
     hints = typing.get_type_hints(module.Config)
     default = module.Config()
     lines = [doc, "", "presets (wall time of the committed run in results/):"]
-    width = max(map(len, module.PRESETS))
+    width = max(6, *map(len, module.PRESETS))
     for preset in module.PRESETS:
         lines.append(f"  {preset:<{width}} {_runtime(name, preset)}")
     lines += ["", "fields (--set FIELD=VALUE; tuples a,b,c; tuples of tuples a,b;c,d):"]
