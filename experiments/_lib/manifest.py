@@ -1,10 +1,12 @@
-"""Provenance for a run: git state, argv, versions, backend and devices, XLA flags, timings."""
+"""Provenance for a run: git state, argv, versions, backend and devices, XLA flags, timings,
+peak memory."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -66,4 +68,6 @@ def build(
         "finished_unix": finished,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_seconds": finished - started,
+        # the process's peak resident memory so far (Linux reports ru_maxrss in KiB)
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
     }
