@@ -60,6 +60,15 @@ def test_committed_claims_are_todays_check_claims():
         results = io.read_json(path)
         inputs = {k: v for k, v in results.items() if k != "claims"}
         assert results["schema"] == io.SCHEMA, name
-        assert io.to_jsonable(module.check_claims(inputs)) == results["claims"], (
+        assert C.same_rows(io.to_jsonable(module.check_claims(inputs)), results["claims"]), (
             f"{name}: committed claims are stale (python -m papers_repro.render --rejudge)"
         )
+
+
+def test_same_rows_allows_last_bit_float_noise_only():
+    row = {"id": "x", "reference": 0.6756996787937006, "measured": 1.0, "status": "passed"}
+    assert C.same_rows([row], [{**row, "reference": 0.6756996787937007}])
+    assert not C.same_rows([row], [{**row, "reference": 0.6757}])
+    assert not C.same_rows([row], [{**row, "status": "failed"}])
+    assert not C.same_rows([row], [row, row])
+    assert not C.same_rows([{**row, "measured": 1}], [row])  # int vs float: a different value
