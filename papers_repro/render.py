@@ -159,6 +159,13 @@ def cited(name: str):
     return module, paper, preset
 
 
+def extra_runs(name: str) -> tuple[str, ...]:
+    """Presets besides the cited one whose committed runs a paper file also shows (the module's
+    `EXTRA_CITED`): a follow-up run that decides rows the cited run left open. Their tables are
+    rendered in their own block (`claims <name>/<preset>`) and never added to the counts."""
+    return tuple(getattr(registry.load(name), "EXTRA_CITED", ()))
+
+
 def paper_files() -> dict[pathlib.Path, str]:
     """Maps papers_repro/<paper>.md to the rendered text it should have."""
     out, fed = {}, {}
@@ -167,6 +174,15 @@ def paper_files() -> dict[pathlib.Path, str]:
         if paper is None:
             continue
         md = ROOT / "papers_repro" / f"{paper}.md"
+        for extra in extra_runs(name):
+            res = io.read_json(registry.results_dir(name, extra) / "results.json")
+            text = out.get(md, md.read_text())
+            tag = f"{name}/{extra}"
+            if experiment_begin(tag) not in text:
+                raise ValueError(f"{md.name} has no block for the extra run {tag}")
+            out[md] = replace_block(
+                text, experiment_begin(tag), experiment_end(tag), claims_table(res)
+            )
         res = registry.results_dir(name, preset) / "results.json"
         if not res.exists():
             raise FileNotFoundError(
@@ -190,8 +206,9 @@ def paper_files() -> dict[pathlib.Path, str]:
 def rejudge() -> list[str]:
     """Recomputes the claims of every cited results.json with today's check_claims."""
     changed = []
-    for name in registry.names():
-        module, paper, preset = cited(name)
+    runs = [(name, p) for name in registry.names() for p in (cited(name)[2], *extra_runs(name))]
+    for name, preset in runs:
+        module, paper, _ = cited(name)
         folder = registry.results_dir(name, preset)
         if paper is None or not (folder / "results.json").exists():
             continue
@@ -212,7 +229,7 @@ def rejudge() -> list[str]:
             }
         )
         io.write_json(folder / "manifest.json", man)
-        changed.append(name)
+        changed.append(name if preset == cited(name)[2] else f"{name}/{preset}")
     return changed
 
 

@@ -55,14 +55,18 @@ def test_committed_claims_are_todays_check_claims():
     """Each cited results.json holds the claims its experiment's check_claims gives today (run
     `python -m papers_repro.render --rejudge` after changing a check_claims)."""
     for name in render.registry.names():
-        module, paper, preset = render.cited(name)
-        path = render.registry.results_dir(name, preset) / "results.json"
-        results = io.read_json(path)
-        inputs = {k: v for k, v in results.items() if k != "claims"}
-        assert results["schema"] == io.SCHEMA, name
-        assert C.same_rows(io.to_jsonable(module.check_claims(inputs)), results["claims"]), (
-            f"{name}: committed claims are stale (python -m papers_repro.render --rejudge)"
-        )
+        module, paper, cited = render.cited(name)
+        for preset in (cited, *render.extra_runs(name)):
+            _check_committed(module, name, preset)
+
+
+def _check_committed(module, name, preset):
+    results = io.read_json(render.registry.results_dir(name, preset) / "results.json")
+    inputs = {k: v for k, v in results.items() if k != "claims"}
+    assert results["schema"] == io.SCHEMA, name
+    assert C.same_rows(io.to_jsonable(module.check_claims(inputs)), results["claims"]), (
+        f"{name}/{preset}: committed claims are stale (python -m papers_repro.render --rejudge)"
+    )
 
 
 def test_same_rows_allows_last_bit_float_noise_only():
