@@ -32,6 +32,7 @@ What runs:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -42,7 +43,9 @@ import numpy as np
 
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
+from models import mcg as G
 from runtime import progress, rng
+from runtime.sharding import place_batch, shard_map_batch
 from theory import information as info
 from theory import mecb as M
 
@@ -51,7 +54,7 @@ CITED_PRESET = "full"
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 ARXIV = "arXiv:2410.21666"
 # random streams (runtime.rng): each part draws its instances from its own
-STREAM_EBIM, STREAM_MEC, STREAM_TABLE1, STREAM_MECB = 1, 2, 3, 4
+STREAM_EBIM, STREAM_MEC, STREAM_TABLE1, STREAM_MECB, STREAM_MCG = 1, 2, 3, 4, 5
 MEMORY_LIMIT_BYTES = 8 * 2**30  # a third of this 24 GB machine
 
 
@@ -65,6 +68,9 @@ class Config:
     fig2_p: tuple[float, ...] = (0.7, 0.2, 0.1)
     fig2_steps: int = 12
     fig2_rates: int = 24
+    # pattern-search neighbourhood: every per-row move of -reach..reach steps ((2 reach + 1)^6
+    # candidates per round for 3 x 3 encoders)
+    polish_reach: int = 2
     # MEC: exact optimum on tiny alphabets; Table-1-style comparison at table1_size
     mec_sizes: tuple[tuple[int, ...], ...] = ((2, 3), (3, 3), (3, 4))
     mec_instances: int = 60
@@ -74,6 +80,16 @@ class Config:
     mecb_size: int = 8
     mecb_instances: int = 200
     ratios: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)
+    # Markov Coding Game (the authors' grid world): temperatures as log(beta), the authors'
+    # compression_rate R/H(M) (1 = no bottleneck), episodes per setting (a multiple of 4, so they
+    # split evenly over 1, 2 or 4 devices), uniform message prior over mcg_messages
+    mcg_log_betas: tuple[float, ...] = (-8.0, -6.0, -5.0, -4.0)
+    mcg_rates: tuple[float, ...] = (1.0, 0.5, 0.25)
+    mcg_episodes: int = 200
+    mcg_messages: int = 50
+    mcg_start: tuple[int, ...] = (5, 4)
+    mcg_gamma: float = 0.95
+    mcg_max_steps: int = 1000
     seed: int = 0
 
     def __post_init__(self):
@@ -96,6 +112,28 @@ class Config:
         if min(self.ratios) < 1.0 or len(self.ratios) < 3:
             raise ValueError(f"ratios H(X)/R must be >= 1, at least 3 of them; got {self.ratios}")
         counts = (self.ebim_instances, self.mec_instances, self.table1_pairs, self.mecb_instances)
+        if not self.mcg_log_betas or not all(-20.0 <= b <= 2.0 for b in self.mcg_log_betas):
+            raise ValueError(f"mcg_log_betas must be in [-20, 2], got {self.mcg_log_betas}")
+        if not self.mcg_rates or not all(0.0 < r <= 1.0 for r in self.mcg_rates):
+            raise ValueError(f"mcg_rates (R/H(M)) must be in (0, 1], got {self.mcg_rates}")
+        if 1.0 not in self.mcg_rates:
+            raise ValueError("mcg_rates must include 1.0 (the game without a bottleneck)")
+        if self.mcg_episodes < 8 or self.mcg_episodes % 4 or self.mcg_episodes > 10**6:
+            raise ValueError(
+                f"mcg_episodes must be a multiple of 4 in 8..1e6, got {self.mcg_episodes}"
+            )
+        if not 2 <= self.mcg_messages <= 1024:
+            raise ValueError(f"mcg_messages must be in 2..1024, got {self.mcg_messages}")
+        if len(self.mcg_start) != 2 or not all(0 <= v < 8 for v in self.mcg_start):
+            raise ValueError(
+                f"mcg_start must be a cell (row, col) of the 8 x 8 grid, got {self.mcg_start}"
+            )
+        if self.mcg_start[0] == self.mcg_start[1] or tuple(self.mcg_start) in ((0, 7), (1, 7)):
+            raise ValueError(f"mcg_start {self.mcg_start} is an obstacle or a terminal cell")
+        if not 0.0 < self.mcg_gamma <= 1.0 or not 1 <= self.mcg_max_steps <= 10**5:
+            raise ValueError("mcg_gamma must be in (0, 1] and mcg_max_steps in 1..1e5")
+        if not 1 <= self.polish_reach <= 3:
+            raise ValueError(f"polish_reach must be in 1..3, got {self.polish_reach}")
         if min(counts) < 10 or self.fig2_rates < 4:
             raise ValueError("instance counts must be >= 10 and fig2_rates >= 4")
         # MEC-B holds ~12 float64 (n, n) tables per instance at once (joints, couplings, carries)
@@ -109,17 +147,22 @@ class Config:
 
 PRESETS = {
     "smoke": Config(
-        ebim_sizes=(4, 5),
+        ebim_sizes=(4,),
         ebim_instances=20,
         fig2_steps=5,
         fig2_rates=6,
-        mec_sizes=((2, 3), (3, 3)),
+        polish_reach=1,
+        mec_sizes=((2, 3),),
         mec_instances=10,
         table1_size=6,
         table1_pairs=10,
         mecb_size=5,
         mecb_instances=20,
         ratios=(1.0, 2.0, 4.0),
+        mcg_log_betas=(-6.0, -4.0),
+        mcg_rates=(1.0, 0.5),
+        mcg_episodes=16,
+        mcg_messages=8,
     ),  # fmt: skip
     "quick": Config(),
     "full": Config(
@@ -130,18 +173,21 @@ PRESETS = {
         mec_sizes=((2, 3), (3, 3), (3, 4), (4, 4)),
         mec_instances=100,
         mecb_instances=1000,
+        # hotter than e^-3 the policy wanders to the step cap (1000) with ~0 reward
+        mcg_log_betas=(-8.0, -7.0, -6.0, -5.5, -5.0, -4.5, -4.0, -3.0),
+        mcg_rates=(1.0, 0.9, 0.75, 0.5, 0.25),
+        mcg_episodes=2000,
     ),
 }
 
 
-# The compiled programs, built once per process (shapes vary by preset, rates are traced).
-_greedy_batch = jax.jit(jax.vmap(M.ebim_greedy))
+# Batched solvers: instances are vmapped and their batch axis sharded over jax.devices()
+# (runtime.sharding.shard_map_batch compiles each callable once per shape; rates are traced).
+_MECB = {enc: functools.partial(M.mecb, encoder=enc) for enc in ("greedy", "uniform")}
 _uniform_batch = jax.jit(
     jax.vmap(M.uniform_quantisation_labels, in_axes=(None, 0)), static_argnums=0
 )
 _coupling = jax.jit(M.greedy_coupling)
-_coupling_batch = jax.jit(jax.vmap(M.greedy_coupling))
-_mecb_batch = jax.jit(jax.vmap(M.mecb, in_axes=(0, 0, 0, None)), static_argnums=3)
 
 
 def _np(key):
@@ -158,13 +204,13 @@ def _key(cfg, *stream):
 
 def ebim_instances(cfg):
     out = []
-    greedy, uniform = _greedy_batch, _uniform_batch
+    uniform = _uniform_batch
     for n in progress.bar(cfg.ebim_sizes, desc="EBIM sizes"):
         g = _np(_key(cfg, STREAM_EBIM, n))
         p = g.dirichlet(np.full(n, cfg.alpha), size=cfg.ebim_instances)
         hx = info.entropy_np(p)
         rate = g.uniform(0.0, 1.0, cfg.ebim_instances) * hx
-        h_g, lab = greedy(jnp.asarray(p), jnp.asarray(rate))
+        h_g, lab = shard_map_batch(M.ebim_greedy, jnp.asarray(p), jnp.asarray(rate))
         h_g, lab = np.asarray(h_g), np.asarray(lab)
         lab_u = np.asarray(uniform(n, jnp.asarray(rate)))
         parts = M.set_partitions(n)
@@ -219,10 +265,10 @@ def fig2(cfg):
         w0 = rows[np.array(np.unravel_index(at, (c,) * 3))]
         lattice_best.append(float(i_lat[at]))
         # global: the best lattice encoder at this rate, polished
-        from_lattice.append(M.polish_encoder(p, w0, float(r), step)[0])
+        from_lattice.append(M.polish_encoder(p, w0, float(r), step, reach=cfg.polish_reach)[0])
         # local: can the envelope's own encoder be improved in any direction?
         we = M.move_encoder(p, moves[mi], u, 3)
-        from_envelope.append(M.polish_encoder(p, we, float(r), step / 8)[0])
+        from_envelope.append(M.polish_encoder(p, we, float(r), step / 8, reach=cfg.polish_reach)[0])
     # the curves for the figure, densely sampled
     u = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, 2001))
     pts = [M.move_point(p, mv, u) for mv in moves]
@@ -230,7 +276,9 @@ def fig2(cfg):
     i_mv = np.concatenate([b for _, b in pts])
     dets, parts = M.partition_entropies(p)
     fine = np.linspace(0.0, hx, 300)
-    greedy = _greedy_batch(jnp.broadcast_to(jnp.asarray(p), (fine.size, 3)), fine)[0]
+    greedy = shard_map_batch(M.ebim_greedy, jnp.broadcast_to(jnp.asarray(p), (fine.size, 3)), fine)[
+        0
+    ]
     lab = np.asarray(_uniform_batch(3, fine))
     uni = info.entropy_np(p @ (lab[:, :, None] == np.arange(3)).astype(np.float64))
     return {
@@ -288,7 +336,7 @@ def table1(cfg):
     n = cfg.table1_size
     p = g.dirichlet(np.ones(n), size=cfg.table1_pairs)
     q = g.dirichlet(np.ones(n), size=cfg.table1_pairs)
-    greedy = np.asarray(_coupling_batch(jnp.asarray(p), jnp.asarray(q)))
+    greedy = np.asarray(shard_map_batch(M.greedy_coupling, jnp.asarray(p), jnp.asarray(q)))
     rows = {"independent": [], "sla": [], "greedy": [], "lower_bound": []}
     for k in progress.bar(range(cfg.table1_pairs), desc="Table 1 (SLA)"):
         rows["independent"].append(float(info.entropy_np(np.outer(p[k], q[k]).ravel())))
@@ -313,7 +361,8 @@ def mecb_runs(cfg):
         per = {"h_y_given_x": [], "i_xy": [], "i_xt": [], "i_ty": [], "h_t": [], "slack": []}
         for ratio in cfg.ratios:
             rate = hx / ratio
-            r = {k: np.asarray(v) for k, v in _mecb_batch(p, q, rate, enc).items()}
+            out_b = shard_map_batch(_MECB[enc], jnp.asarray(p), jnp.asarray(q), jnp.asarray(rate))
+            r = {k: np.asarray(v) for k, v in out_b.items()}
             # Lemma 1: I(X;Y) >= I(X;T) + I(T;Y) - R
             slack = r["i_xy"] - (r["i_xt"] + r["i_ty"] - rate)
             for k in per:
@@ -321,6 +370,69 @@ def mecb_runs(cfg):
                 per[k].append(np.asarray(v).tolist())
         out[enc] = per
     return out
+
+
+# --- Markov Coding Game --------------------------------------------------------------------------
+
+_policy = jax.jit(G.soft_q_policy, static_argnames=("gamma", "iterations"))
+_EPISODES: dict = {}
+
+
+def _episodes(enc: str, gamma: float, max_steps: int):
+    """The compiled, vmapped game for one encoder (built once per process and setting)."""
+    k = (enc, gamma, max_steps)
+    if k not in _EPISODES:
+        fn = functools.partial(G.episode, encoder=enc, gamma=gamma, max_steps=max_steps)
+        axes = (None, None, None, None, None, 0, None, None, 0)
+        _EPISODES[k] = jax.jit(jax.vmap(fn, in_axes=axes))
+    return _EPISODES[k]
+
+
+def mcg_runs(cfg):
+    """Reward and receiver accuracy for every temperature x rate x encoder. The messages and
+    keys of a setting are the same for every encoder (paired), and sharded over devices."""
+    grid = G.make_grid()
+    n = cfg.mcg_messages
+    prior = jnp.ones(n, jnp.float64) / n
+    h_m = float(np.log2(n))
+    start = cfg.mcg_start[0] * grid.shape[1] + cfg.mcg_start[1]
+    msg = jax.random.randint(_key(cfg, STREAM_MCG, 0), (cfg.mcg_episodes,), 0, n)
+    keys = jax.random.split(_key(cfg, STREAM_MCG, 1), cfg.mcg_episodes)
+    msg_p, keys_p = place_batch(msg), place_batch(keys)
+    out = []
+    settings = [
+        (lb, r, enc)
+        for lb in cfg.mcg_log_betas
+        for r in cfg.mcg_rates
+        for enc in (("none",) if r == 1.0 else ("greedy", "uniform"))
+    ]
+    for lb, r, enc in progress.bar(settings, desc="Markov Coding Game"):
+        policy, _ = _policy(grid.T, grid.reward, grid.terminal, math.exp(lb), gamma=cfg.mcg_gamma,
+                            iterations=100)  # fmt: skip
+        ret, belief, steps, mi = _episodes(enc, cfg.mcg_gamma, cfg.mcg_max_steps)(
+            grid.T, grid.reward, grid.terminal, policy, prior, msg_p, start, r * h_m, keys_p
+        )
+        belief = np.asarray(belief)
+        m = np.asarray(msg)
+        out.append({
+            "log_beta": lb, "rate_fraction": r, "rate_bits": r * h_m, "encoder": enc,
+            "reward": np.asarray(ret).tolist(),
+            "correct": (np.argmax(belief, 1) == m).astype(int).tolist(),
+            "posterior_true": belief[np.arange(m.size), m].tolist(),
+            "steps": np.asarray(steps).tolist(),
+            "mi_per_step": np.asarray(mi).tolist(),
+        })  # fmt: skip
+    return {"messages": n, "h_m": h_m, "start": list(cfg.mcg_start), "runs": out}
+
+
+def uniform_accuracy_bound(n: int, rate_bits: float) -> float:
+    """Uniform quantisation's ceiling on MAP accuracy: its cells are the same fixed blocks of
+    ceil(n / m) consecutive messages at every step (m = floor(2^R)), the action depends on M only
+    through its block, so the posterior inside a block stays uniform and MAP names one message per
+    block: accuracy <= (number of blocks) / n."""
+    m = max(1, min(n, math.floor(2.0 ** (rate_bits + 1e-12))))
+    size = -(-n // m)
+    return (-(-n // size)) / n
 
 
 def run(cfg: Config) -> dict:
@@ -332,6 +444,7 @@ def run(cfg: Config) -> dict:
             "mec_exact": mec_exact(cfg),
             "table1": table1(cfg),
             "mecb": mecb_runs(cfg),
+            "mcg": mcg_runs(cfg),
         }
     return {
         "metrics": metrics,
@@ -503,17 +616,87 @@ def check_claims(results: dict) -> list[dict]:
         f"{hyx[-1].mean():.3f} (ratio {ratios[-1]:g}); n = m = {mb['n']}, greedy EBIM + greedy MEC",
         kind=C.CLAIM, source=C.PAPER,
     ))  # fmt: skip
-    for cid, text in (
-        ("mcg_reward_vs_accuracy", "Markov Coding Game: MDP reward against receiver accuracy "
-         "across temperatures and rates (Figs. 4-5)"),
-        ("mcg_ebim_beats_uniform", "Markov Coding Game: EBIM encoding beats uniform quantisation "
-         "at equal rate (Figs. 4-5)"),
-    ):  # fmt: skip
-        rows.append(C.not_attempted(
-            cid, text, f"{ARXIV} Sec. 5, Figs. 4-5", "curves (not read here)",
-            "the rate-limited Markov Coding Game is not built yet (issue 19)",
-            "the grid world of the authors' code, soft Q-iteration, per-step EBIM + MEC as "
-            "lax.scan episodes vmapped over episodes; minutes on this CPU",
+    rows += _mcg_rows(m["mcg"])
+    return rows
+
+
+def _mcg_rows(g: dict) -> list[dict]:
+    rows = []
+    runs = g["runs"]
+    free = sorted((r for r in runs if r["encoder"] == "none"), key=lambda r: r["log_beta"])
+    lo, hi = free[0], free[-1]
+    d_rew = _mean_se(np.subtract(lo["reward"], hi["reward"]))  # paired: same messages and keys
+    d_acc = _mean_se(np.subtract(hi["correct"], lo["correct"]))
+    up = [d[0] - 3 * d[1] > 0 for d in (d_rew, d_acc)]
+    down = [d[0] + 3 * d[1] < 0 for d in (d_rew, d_acc)]
+    status = C.REPRODUCED if all(up) else (C.NOT_REPRODUCED if any(down) else C.INCONCLUSIVE)
+    rows.append(C.claim(
+        "mcg_reward_vs_accuracy",
+        "Markov Coding Game: a hotter policy (larger beta) buys receiver accuracy with MDP reward",
+        f"{ARXIV} Sec. 5, Figs. 4-5 (trade-off; curve values not read here)",
+        "reward falls and accuracy rises from the coldest to the hottest beta",
+        f"reward {d_rew[0]:+.3f} +- {d_rew[1]:.3f} lower, accuracy {d_acc[0]:+.3f} +- "
+        f"{d_acc[1]:.3f} higher",
+        "both paired differences - 3 SE > 0", None,
+        f"no bottleneck (R = H(M)); beta = e^{lo['log_beta']:g} vs e^{hi['log_beta']:g}; "
+        f"{len(lo['reward'])} episodes each, same messages and keys",
+        kind=C.CLAIM, source=C.PAPER, status=status,
+        decide="more episodes (SE ~ 1/sqrt(episodes)) or a wider temperature range"
+        if status == C.INCONCLUSIVE else "",
+    ))  # fmt: skip
+    # EBIM vs uniform quantisation at equal rate, at the authors' temperature (beta = e^-6, or
+    # the closest in the sweep), paired over the same episodes
+    lb = min({r["log_beta"] for r in runs}, key=lambda b: abs(b + 6.0))
+    at = {(r["rate_fraction"], r["encoder"]): r for r in runs if r["log_beta"] == lb}
+    fracs = sorted({f for f, e in at if e == "greedy"})
+    diffs = [_mean_se(np.subtract(at[f, "greedy"]["correct"], at[f, "uniform"]["correct"]))
+             for f in fracs]  # fmt: skip
+    better = [d[0] - 3 * d[1] > 0 for d in diffs]
+    worse = [d[0] + 3 * d[1] < 0 for d in diffs]
+    status = C.REPRODUCED if all(better) else (C.NOT_REPRODUCED if any(worse) else C.INCONCLUSIVE)
+    rows.append(C.claim(
+        "mcg_ebim_beats_uniform",
+        "Markov Coding Game: EBIM (greedy) encoding gives higher receiver accuracy than uniform "
+        "quantisation at equal rate",
+        f"{ARXIV} Sec. 5, Figs. 4-5 (curve values not read here)", "accuracy difference > 0",
+        ", ".join(f"R/H(M) = {f:g}: {d[0]:+.3f} +- {d[1]:.3f}" for f, d in zip(fracs, diffs,
+                                                                              strict=True)),
+        "paired difference - 3 SE > 0 at every rate", None,
+        f"beta = e^{lb:g}; {len(at[fracs[0], 'greedy']['correct'])} episodes per setting",
+        kind=C.CLAIM, source=C.PAPER, status=status,
+        decide="more episodes at the rates whose interval straddles 0"
+        if status == C.INCONCLUSIVE else "",
+    ))  # fmt: skip
+    # Uniform quantisation's ceiling (uniform_accuracy_bound); binomial SE on the accuracy
+    excess = []
+    for r in runs:
+        if r["encoder"] != "uniform":
+            continue
+        acc, k = float(np.mean(r["correct"])), len(r["correct"])
+        bound = uniform_accuracy_bound(g["messages"], r["rate_bits"])
+        se = math.sqrt(max(bound * (1 - bound), 1.0 / k) / k)
+        excess.append((acc - bound) / se)
+    worst = max(excess)
+    rows.append(C.claim(
+        "mcg_uniform_accuracy_ceiling",
+        "uniform quantisation's accuracy stays under (number of fixed blocks) / |M|",
+        "experiments.mecb_coupling.uniform_accuracy_bound", "accuracy <= bound",
+        f"max (accuracy - bound) / SE = {worst:.2f}", "<= 3 binomial SE", worst <= 3.0,
+        f"{len(excess)} settings; the blocks never change, so messages sharing one are never "
+        "told apart",
+        kind=C.CHECK, source=C.DERIVED,
+    ))  # fmt: skip
+    full = at.get((1.0, "none"))
+    if full is not None:
+        parts = [f"R = H(M): {np.mean(full['correct']):.3f}"] + [
+            f"R/H(M) = {f:g}: greedy {np.mean(at[f, 'greedy']['correct']):.3f}, uniform "
+            f"{np.mean(at[f, 'uniform']['correct']):.3f}" for f in fracs
+        ]  # fmt: skip
+        rows.append(C.claim(
+            "mcg_accuracy_by_rate",
+            f"receiver MAP accuracy by rate at beta = e^{lb:g} ({g['messages']} messages)",
+            "our run", None, "; ".join(parts), "—", None,
+            kind=C.MEASUREMENT, source=C.NONE,
         ))  # fmt: skip
     return rows
 
@@ -610,6 +793,48 @@ def plot(results: dict, out_dir) -> None:
         ax.set_title(f"{t1['pairs']} random pairs, n = m = {t1['n']} (Table 1 setting)")
         fig.tight_layout()
         plotting.savefig(fig, out_dir, "mec")
+        _plot_mcg(m["mcg"], out_dir)
+
+
+def _plot_mcg(g: dict, out_dir) -> None:
+    import matplotlib.pyplot as plt
+
+    runs = g["runs"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    ax = axes[0]
+    curves = sorted({(r["rate_fraction"], r["encoder"]) for r in runs}, reverse=True)
+    for k, (frac, enc) in enumerate(curves):
+        rs = sorted((r for r in runs if (r["rate_fraction"], r["encoder"]) == (frac, enc)),
+                    key=lambda r: r["log_beta"])  # fmt: skip
+        acc = [np.mean(r["correct"]) for r in rs]
+        rew = [np.mean(r["reward"]) for r in rs]
+        name = "no bottleneck" if enc == "none" else f"{enc}, R/H(M) = {frac:g}"
+        ax.plot(acc, rew, ("-" if enc != "uniform" else ":") + plotting.marker(k),
+                color=plotting.color(k), label=name)  # fmt: skip
+    ax.set_xlabel("receiver accuracy (MAP message = true message)")
+    ax.set_ylabel("discounted MDP reward (mean)")
+    ax.set_title("reward vs accuracy; points: temperatures (hotter to the right)")
+    ax.legend(fontsize=6.5)
+    ax = axes[1]
+    lb = min({r["log_beta"] for r in runs}, key=lambda b: abs(b + 6.0))
+    at = [r for r in runs if r["log_beta"] == lb]
+    for k, enc in enumerate(("greedy", "uniform")):
+        rs = sorted((r for r in at if r["encoder"] in (enc, "none")),
+                    key=lambda r: r["rate_fraction"])  # fmt: skip
+        x = [r["rate_fraction"] for r in rs]
+        y = [np.mean(r["correct"]) for r in rs]
+        e = [3 * np.std(r["correct"], ddof=1) / math.sqrt(len(r["correct"])) for r in rs]
+        ax.errorbar(x, y, yerr=e, marker=plotting.marker(k), color=plotting.color(k), capsize=3,
+                    label=f"{enc} encoder (mean +- 3 SE)")  # fmt: skip
+    fine = np.linspace(min(r["rate_fraction"] for r in runs), 1.0, 200)
+    ax.plot(fine, [uniform_accuracy_bound(g["messages"], f * g["h_m"]) for f in fine], "k--",
+            lw=1, label="uniform quantisation ceiling (blocks / |M|)")  # fmt: skip
+    ax.set_xlabel("R / H(M) (the authors' compression_rate)")
+    ax.set_ylabel("receiver accuracy")
+    ax.set_title(f"accuracy vs rate, beta = e^{lb:g}, |M| = {g['messages']}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    plotting.savefig(fig, out_dir, "mcg")
 
 
 def main(argv: list[str] | None = None) -> int:
