@@ -60,6 +60,7 @@ QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
 # %%
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -153,3 +154,30 @@ display(fig)
 plt.close(fig)
 gap = np.max(np.subtract(f2["polished_lattice"], f2["envelope"]))
 print(f"largest excess of the brute force over the envelope: {gap:.2e} bits")
+
+# %% [markdown]
+# ## The rate-limited Markov Coding Game
+#
+# The sender walks the authors' 8 x 8 grid world (goal +1 top right, trap -1 below it, a diagonal
+# wall) and must tell the receiver which of |M| messages it holds through its actions alone. At
+# every step EBIM compresses the receiver's current belief to R bits, MEC couples the cells with
+# the soft-Q policy, and the receiver updates its belief from the action it sees. R/H(M) is the
+# authors' `compression_rate`.
+
+# %%
+from models import mcg  # noqa: E402
+
+grid = mcg.make_grid()
+policy, _ = mcg.soft_q_policy(grid.T, grid.reward, grid.terminal, np.exp(-5.0))
+n_msg, n_ep = (8, 64) if QUICK else (50, 400)
+prior = jnp.ones(n_msg) / n_msg
+msg = jax.random.randint(jax.random.key(0), (n_ep,), 0, n_msg)
+keys = jax.random.split(jax.random.key(1), n_ep)
+axes = (None, None, None, None, None, 0, None, None, 0)
+for enc in ("greedy", "uniform"):
+    game = jax.jit(jax.vmap(functools.partial(mcg.episode, encoder=enc), in_axes=axes))
+    ret, belief, steps, _ = game(grid.T, grid.reward, grid.terminal, policy, prior, msg,
+                                 5 * 8 + 4, 0.5 * np.log2(n_msg), keys)  # fmt: skip
+    acc = np.mean(np.argmax(np.asarray(belief), 1) == np.asarray(msg))
+    print(f"{enc:8s} R/H(M) = 0.5: reward {float(ret.mean()):.3f}, accuracy {acc:.3f}, "
+          f"{float(steps.mean()):.0f} steps per episode")  # fmt: skip
