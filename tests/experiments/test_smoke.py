@@ -152,7 +152,7 @@ def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
 MEASURED_SMOKE_S = {
     "streaming_bandit_regret": 366, "pc_compression": 239, "cnn_ntk_spectrum": 186,
     "jrt_training": 176, "set_disjointness": 103, "bench_linear_attention": 56,
-    "cnn_learning_curves": 52,
+    "cnn_learning_curves": 52, "mecb_coupling": 70,
 }  # fmt: skip
 
 
