@@ -428,16 +428,6 @@ def mcg_runs(cfg):
     return {"messages": n, "h_m": h_m, "start": list(cfg.mcg_start), "runs": out}
 
 
-def uniform_accuracy_bound(n: int, rate_bits: float) -> float:
-    """Uniform quantisation's ceiling on MAP accuracy: its cells are the same fixed blocks of
-    ceil(n / m) consecutive messages at every step (m = floor(2^R)), the action depends on M only
-    through its block, so the posterior inside a block stays uniform and MAP names one message per
-    block: accuracy <= (number of blocks) / n."""
-    m = max(1, min(n, math.floor(2.0 ** (rate_bits + 1e-12))))
-    size = -(-n // m)
-    return (-(-n // size)) / n
-
-
 def run(cfg: Config) -> dict:
     t0 = time.perf_counter()
     with jax.enable_x64(True):
@@ -670,20 +660,20 @@ def _mcg_rows(g: dict) -> list[dict]:
         decide="more episodes at the rates whose interval straddles 0"
         if status == C.INCONCLUSIVE else "",
     ))  # fmt: skip
-    # Uniform quantisation's ceiling (uniform_accuracy_bound); binomial SE on the accuracy
+    # Uniform quantisation's ceiling (theory.mecb.uniform_accuracy_bound); binomial SE
     excess = []
     for r in runs:
         if r["encoder"] != "uniform":
             continue
         acc, k = float(np.mean(r["correct"])), len(r["correct"])
-        bound = uniform_accuracy_bound(g["messages"], r["rate_bits"])
+        bound = M.uniform_accuracy_bound(g["messages"], r["rate_bits"])
         se = math.sqrt(max(bound * (1 - bound), 1.0 / k) / k)
         excess.append((acc - bound) / se)
     worst = max(excess)
     rows.append(C.claim(
         "mcg_uniform_accuracy_ceiling",
         "uniform quantisation's accuracy stays under (number of fixed blocks) / |M|",
-        "experiments.mecb_coupling.uniform_accuracy_bound", "accuracy <= bound",
+        "theory.mecb.uniform_accuracy_bound", "accuracy <= bound",
         f"max (accuracy - bound) / SE = {worst:.2f}", "<= 3 binomial SE", worst <= 3.0,
         f"{len(excess)} settings; the blocks never change, so messages sharing one are never "
         "told apart",
@@ -833,7 +823,7 @@ def _plot_mcg(g: dict, out_dir) -> None:
         ax.errorbar(x, y, yerr=e, marker=plotting.marker(k), color=plotting.color(k), capsize=3,
                     label=f"{enc} encoder (mean +- 3 SE)")  # fmt: skip
     fine = np.linspace(min(r["rate_fraction"] for r in runs), 1.0, 200)
-    ax.plot(fine, [uniform_accuracy_bound(g["messages"], f * g["h_m"]) for f in fine], "k--",
+    ax.plot(fine, [M.uniform_accuracy_bound(g["messages"], f * g["h_m"]) for f in fine], "k--",
             lw=1, label="uniform quantisation ceiling (blocks / |M|)")  # fmt: skip
     ax.set_xlabel("R / H(M) (the authors' compression_rate)")
     ax.set_ylabel("receiver accuracy")

@@ -206,9 +206,13 @@ def paper_files() -> dict[pathlib.Path, str]:
 def rejudge() -> list[str]:
     """Recomputes the claims of every cited results.json with today's check_claims."""
     changed = []
-    runs = [(name, p) for name in registry.names() for p in (cited(name)[2], *extra_runs(name))]
-    for name, preset in runs:
-        module, paper, _ = cited(name)
+    runs = [
+        (name, module, paper, preset, preset == primary)
+        for name in registry.names()
+        for module, paper, primary in [cited(name)]
+        for preset in (primary, *extra_runs(name))
+    ]
+    for name, module, paper, preset, is_primary in runs:
         folder = registry.results_dir(name, preset)
         if paper is None or not (folder / "results.json").exists():
             continue
@@ -229,7 +233,7 @@ def rejudge() -> list[str]:
             }
         )
         io.write_json(folder / "manifest.json", man)
-        changed.append(name if preset == cited(name)[2] else f"{name}/{preset}")
+        changed.append(name if is_primary else f"{name}/{preset}")
     return changed
 
 

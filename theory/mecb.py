@@ -146,12 +146,28 @@ def encoder_from_labels(p, labels):
     return p[:, None] * jax.nn.one_hot(labels, p.shape[-1], dtype=p.dtype)
 
 
+# added to R before floor(2^R), so that R = log2 m exactly gives m cells where float rounding of
+# 2^R could give m - 1 (both forms below use it)
+_RATE_EPS = 1e-12
+
+
 def uniform_quantisation_labels(n: int, rate):
     """The authors' baseline: m = floor(2^R) cells of ceil(n / m) consecutive symbols (jnp)."""
-    m = jnp.floor(jnp.exp2(jnp.asarray(rate, jnp.float64) + 1e-12)).astype(jnp.int32)
+    m = jnp.floor(jnp.exp2(jnp.asarray(rate, jnp.float64) + _RATE_EPS)).astype(jnp.int32)
     m = jnp.clip(m, 1, n)
     size = (n + m - 1) // m
     return jnp.arange(n) // size
+
+
+def uniform_accuracy_bound(n: int, rate_bits: float) -> float:
+    """Uniform quantisation's ceiling on MAP accuracy when it encodes a receiver's belief (the
+    Markov Coding Game): its cells are the same fixed blocks of ceil(n / m) consecutive messages
+    at every step (m = floor(2^R), as `uniform_quantisation_labels`), the action depends on M only
+    through its block, so the posterior inside a block stays uniform and MAP names one message per
+    block: accuracy <= (number of blocks) / n. Host-side (float64) arithmetic."""
+    m = max(1, min(n, math.floor(2.0 ** (rate_bits + _RATE_EPS))))
+    size = -(-n // m)
+    return (-(-n // size)) / n
 
 
 # --- EBIM: brute force ----------------------------------------------------------------------------
@@ -387,18 +403,24 @@ def greedy_coupling_threshold(p, q, threshold: float = 1e-8):
     return joint
 
 
+def _transport_constraints(p, q):
+    """The couplings of p and q as A vec(P) = [p; q] (row sums, then column sums; P row-major)."""
+    n, m = p.size, q.size
+    a = np.zeros((n + m, n * m))
+    for i in range(n):
+        a[i, i * m : (i + 1) * m] = 1.0
+    for j in range(m):
+        a[n + j, j::m] = 1.0
+    return a, np.concatenate([p, q])
+
+
 def exact_mec(p, q):
     """The minimum-entropy coupling by vertex enumeration (n * m <= 16): (H, table)."""
     p, q = info.check_distribution(p, "p"), info.check_distribution(q, "q")
     n, m = p.size, q.size
     if n * m > MAX_VERTEX_CELLS:
         raise ValueError(f"exact_mec enumerates vertices: n * m must be <= {MAX_VERTEX_CELLS}")
-    a = np.zeros((n + m, n * m))
-    for i in range(n):
-        a[i, i * m : (i + 1) * m] = 1.0
-    for j in range(m):
-        a[n + j, j::m] = 1.0
-    rhs = np.concatenate([p, q])
+    a, rhs = _transport_constraints(p, q)
     best_h, best = np.inf, None
     for support in itertools.combinations(range(n * m), n + m - 1):
         sub = a[:, support]
@@ -421,12 +443,7 @@ def sla_coupling(p, q, iters: int = 30, floor: float = 1e-12):
 
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     n, m = p.size, q.size
-    a = np.zeros((n + m, n * m))
-    for i in range(n):
-        a[i, i * m : (i + 1) * m] = 1.0
-    for j in range(m):
-        a[n + j, j::m] = 1.0
-    rhs = np.concatenate([p, q])
+    a, rhs = _transport_constraints(p, q)
     cur = np.outer(p, q).reshape(-1)
     for _ in range(iters):
         cost = -np.log2(np.maximum(cur, floor))

@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.mecb_coupling import uniform_accuracy_bound
 from models import mcg
 from tests._asserts import assert_close
+from theory.mecb import uniform_accuracy_bound
 
 PAPER = "ebrahimi2024_mecb"
 
