@@ -74,8 +74,31 @@ class Config:
             raise ValueError(f"sequence lengths must be <= {LA.MAX_LEN} (kernels' MAX_LEN)")
         if min(self.batch, self.heads, self.feature_dim, self.head_dim, self.chunk) < 1:
             raise ValueError("batch, heads, feature_dim, head_dim and chunk must be >= 1")
-        if self.repeats < 3:
-            raise ValueError("repeats must be >= 3 (a median of repeats)")
+        if not 3 <= self.repeats <= 1000:
+            raise ValueError("repeats must be in 3..1000 (a median of repeats)")
+        if max(self.check_lengths, default=1) > LA.MAX_LEN or min(self.check_chunks) < 1:
+            raise ValueError(f"check_lengths must be <= {LA.MAX_LEN}, check_chunks >= 1")
+        if max(self.gpu_batch, self.gpu_heads) > 4096 or min(self.gpu_batch, self.gpu_heads) < 1:
+            raise ValueError("gpu_batch and gpu_heads must be in 1..4096")
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes of the CPU run, the larger of the timed sweep and the correctness sweep. Each
+    form at length L (padded to Lp, a multiple of the chunk) holds at most: the quadratic form's
+    (b, h, Lp, Lp) scores, q and k's Taylor features (b, h, Lp, F), F = 1 + d + d^2, v and the
+    output (b, h, Lp, dv), and the chunked form's per-chunk states (b, h, Lp / c, F, dv); x3 for
+    the three forms' outputs and XLA's temporaries. float32 (4 bytes); the correctness sweep
+    (b = h = 2, d = 4, dv = 8) also keeps float64 copies and gradients (x2 again)."""
+
+    def one(b, h, L, d, dv, c, itemsize):
+        lp = -(-L // c) * c
+        f = 1 + d + d * d
+        return itemsize * b * h * (lp * lp + 2 * lp * f + 2 * lp * dv + (lp // c) * f * dv)
+
+    timed = 3 * one(cfg.batch, cfg.heads, max(cfg.lengths), cfg.feature_dim, cfg.head_dim,
+                    cfg.chunk, 4)  # fmt: skip
+    check = max(6 * one(2, 2, L, 4, 8, c, 4) for L in cfg.check_lengths for c in cfg.check_chunks)
+    return max(timed, check)
 
 
 PRESETS = {

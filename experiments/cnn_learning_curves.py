@@ -109,10 +109,19 @@ class Config:
                 raise ValueError("fit_min must leave >= 3 sizes in sizes and dim_sizes to fit")
         if self.n_test < 2 or self.seeds < 2 or self.fc_depth < 1:
             raise ValueError("n_test >= 2, seeds >= 2 (for a spread) and fc_depth >= 1")
+        if self.seeds > 1000 or self.fc_depth > 64:
+            raise ValueError("seeds must be <= 1000 and fc_depth <= 64")
         try:  # say so before allocating: teacher + student Grams on n_max + n_test points
             G.check_memory(self.sizes[-1] + self.n_test, self.sizes[-1] + self.n_test, extra=4)
         except MemoryError as e:
             raise ValueError(str(e)) from None
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes: teacher and student Grams (NNGP + NTK each) plus four work arrays of
+    (n_max + n_test)^2 float64 entries, the same count Config checks with kernels.cnn_gram."""
+    n = max(max(cfg.sizes), max(cfg.dim_sizes)) + cfg.n_test
+    return 8 * 8 * n * n
 
 
 PRESETS = {

@@ -113,6 +113,31 @@ class Config:
                 G.check_memory(n, n, extra=2)
             except MemoryError as e:
                 raise ValueError(str(e)) from None
+        if self.width_seeds > 1000 or self.fc_depth > 64:
+            raise ValueError("width_seeds must be <= 1000 and fc_depth <= 64")
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes, the largest study (float64 = 8 bytes unless said):
+    - Gram studies (rank, scale): NNGP + NTK + two work arrays, 4 n^2 (kernels.cnn_gram);
+    - the authors' materialised form at compare_n: per-patch cosines, n^2 (d + 4) (d = prod f);
+    - the oracle check: n^2 d for each patch level (<= d levels) at check_n;
+    - finite width: the float32 Jacobian (n, P) of P ~ w^2 sum(f) + w s_1 parameters, x3 for
+      the NTK product and the NNGP, at the largest width;
+    - torus spectra: a complex128 (16 bytes) grid of n_grid^P points (P = prod f[1:] <= 3) or a
+      slab of n_grid^(P - 1) beyond, x4 for the FFT's work arrays."""
+    gram = max(32 * n * n for n in (*cfg.scale_n, cfg.rank_n))
+    d_scale = _d(cfg.scale_arch)
+    compare = 8 * cfg.compare_n**2 * (d_scale + 4)
+    check = max(8 * cfg.check_n**2 * _d(f) ** 2 for f in cfg.check_archs)
+    w = max(cfg.widths)
+    n_par = w * w * sum(cfg.width_arch) + w * cfg.width_arch[0]
+    width = 3 * 4 * cfg.width_n * n_par
+    torus = max(
+        64 * g ** (math.prod(f[1:]) if math.prod(f[1:]) <= 3 else math.prod(f[1:]) - 1)
+        for f, g in zip(cfg.torus, cfg.torus_grid, strict=True)
+    )
+    return max(gram, compare, check, width, torus)
 
 
 PRESETS = {

@@ -96,6 +96,28 @@ class Config:
             raise ValueError("steps >= 10, batch >= 1, seeds >= 1, n_eval >= 10")
         if not self.lr > 0:
             raise ValueError("lr must be > 0")
+        if self.steps > 10**6 or self.seeds > 64 or self.n_eval > 10**6 or self.n_layers > 64:
+            raise ValueError("steps <= 1e6, seeds <= 64, n_eval <= 1e6 and n_layers <= 64")
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes of one training call (all seeds at once), an upper bound within a small factor:
+    float32 activations kept for the backward pass, per layer and sequence, (T, T) scores per
+    head (the quadratic forms) and T x (16 d + H F d_h) (projections, MLP, Based features
+    F = 1 + f + f^2 with d_h = d / H), x3 for the backward and XLA's temporaries; plus the
+    parameters with AdamW's two moments and the gradient (x4): vocab x d embeddings and
+    ~(16 d^2 + 2 d F) per layer. T = 2 (|A| + |B|) + 4 (the read-twice prompt and separators);
+    evaluation keeps no backward state (n_eval sequences at x1)."""
+    t = 2 * max(a + b for a, b in (*cfg.train_pairs, *cfg.test_pairs)) + 4
+    worst = 0
+    for d, f in (*cfg.sizes, cfg.extension_size):
+        feat = 1 + f + f * f
+        dh = d // cfg.heads
+        act = cfg.n_layers * (cfg.heads * t * t + t * (16 * d + cfg.heads * feat * dh))
+        params = cfg.vocab * d + cfg.n_layers * (16 * d * d + 2 * d * feat)
+        b = max(3 * cfg.batch, cfg.n_eval)
+        worst = max(worst, 4 * cfg.seeds * (b * act + 4 * params))
+    return worst
 
 
 PRESETS = {

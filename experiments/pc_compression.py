@@ -49,6 +49,12 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 DATASETS = ("digits", "fashion_mnist")
 
 
+# (levels K, pixels D) of each dataset: scikit-learn's 8x8 digits, Fashion-MNIST's 28x28; and
+# (training, test) images: load()'s fixed digits split, Fashion-MNIST's own
+_SHAPE = {"digits": (17, 64), "fashion_mnist": (256, 784)}
+_SPLIT = {"digits": (1497, 300), "fashion_mnist": (60_000, 10_000)}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     dataset: str = "digits"
@@ -56,7 +62,7 @@ class Config:
     n_test: int = 0  # 0: all test images
     n_latent: int = 16  # M, states per HCLT latent
     mi_bins: int = 0  # quantise pixels to this many levels for the structure's MI (0: none)
-    mi_images: int = 10_000  # training images used for the MI
+    mi_images: int = 10_000  # training images used for the MI (beyond n_train: all of them)
     epochs: int = 30  # mini-batch EM epochs
     batch_size: int = 500
     em_step: float = 0.5  # mini-batch EM step size (decays linearly to em_step / 10)
@@ -78,9 +84,24 @@ class Config:
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        for name in ("n_latent", "epochs", "batch_size", "code_batch", "n_agree"):
+        for name in ("n_latent", "epochs", "batch_size", "code_batch", "n_agree", "mi_images",
+                     "scaling_images", "n_samples"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.full_batch_epochs < 0 or self.scaling_bins < 2:
+            raise ValueError("full_batch_epochs must be >= 0 and scaling_bins >= 2")
+        if max(self.epochs, self.full_batch_epochs) > 10_000:
+            raise ValueError("epochs and full_batch_epochs must be <= 10000")
+        n_tr, n_te = _SPLIT[self.dataset]
+        if self.n_train > n_tr or self.n_test > n_te:
+            raise ValueError(
+                f"{self.dataset} has {n_tr} training and {n_te} test images "
+                f"(n_train={self.n_train}, n_test={self.n_test}; 0 means all)"
+            )
+        if self.batch_size > (self.n_train or n_tr):
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds the {self.n_train or n_tr} training images"
+            )
         if not 0.0 < self.em_step <= 1.0:
             raise ValueError("em_step must lie in (0, 1]")
         if self.pseudocount <= 0 or self.clt_pseudocount <= 0:
@@ -89,6 +110,32 @@ class Config:
             raise ValueError("scaling_sides needs >= 3 sides, each >= 2, for a fitted slope")
         if min(self.n_train, self.n_test, self.n_code, self.mi_bins, self.n_roundtrip) < 0:
             raise ValueError("n_train, n_test, n_code, mi_bins and n_roundtrip must be >= 0")
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes, the largest stage (float32 unless said; image counts capped by the split's):
+    - the data as int64: (n_train + n_test) x D;
+    - the structure's pairwise MI: (D, D, B, B) float64 joint counts, B = mi_bins or K, and the
+      one-hot (mi_images, D, B);
+    - EM: per batch, one flow per node and state, ~3 D x M x batch (input, sum, product
+      layers), x2 for the backward pass, plus parameters D x M x (K + M) with their EM counts;
+    - coding: every value's probability at every pixel for a code batch, code_batch x D x M x K;
+    - the work-vs-D sweep: scaling_images x side^2 x scaling_bins one-hots at the largest side;
+    - sampling: n_samples x D x M states (float64)."""
+    k, d = _SHAPE[cfg.dataset]
+    n_tr = cfg.n_train or _SPLIT[cfg.dataset][0]
+    n_te = cfg.n_test or _SPLIT[cfg.dataset][1]
+    b = cfg.mi_bins or k
+    m = cfg.n_latent
+    data = 8 * (n_tr + n_te) * d
+    mi = 8 * d * d * b * b + 4 * min(cfg.mi_images, n_tr) * d * b
+    batch = max(cfg.batch_size, n_tr if cfg.full_batch_epochs else 0)
+    em = 4 * (2 * 3 * d * m * batch + 2 * d * m * (k + m))
+    code = 4 * cfg.code_batch * d * m * k  # the coders allocate code_batch rows, images or not
+    side = max(cfg.scaling_sides)
+    sweep = 4 * cfg.scaling_images * side * side * cfg.scaling_bins * m
+    samples = 8 * cfg.n_samples * d * m
+    return data + max(mi, em, code, sweep, samples)
 
 
 PRESETS = {
@@ -147,7 +194,8 @@ def load(cfg: Config):
 
         x = load_digits().data.astype(np.int64)  # 1797 x 64, values 0..16
         perm = np.random.default_rng(0).permutation(x.shape[0])  # the fixed seeded split
-        train, test, K, side = x[perm[:1497]], x[perm[1497:]], 17, 8
+        n_tr = _SPLIT["digits"][0]
+        train, test, K, side = x[perm[:n_tr]], x[perm[n_tr:]], 17, 8
     else:
         d = debian.require("dataset-fashion-mnist", FASHION_DIR)
         train = _idx_images(d / "train-images-idx3-ubyte.gz").astype(np.int64)
@@ -421,7 +469,7 @@ def run(cfg: Config) -> dict:
     xa = xc[: cfg.n_agree]
     lps, thr = {}, {}
     for scheme in pc_coding.SCHEMES:
-        stp = pc_coding.Stepper(params, tree, scheme, cfg.n_agree)
+        stp = pc_coding.Stepper(params, tree, scheme, len(xa))  # n_agree beyond n_code: all
         _, st1 = stp.logpmf(stp.state0, 0)  # compile outside the clock
         jax.block_until_ready(stp.commit(st1, 0, xa[:, tree.preorder[0]]))
         lps[scheme], t_lp = timed(lambda: pc_coding.conditionals(stp, xa))  # noqa: B023

@@ -94,6 +94,8 @@ class Config:
             SD.check_sizes(p[1], p[0], self.vocab)
         if min(self.state_sizes) < 1 or min(self.budgets) < 1:
             raise ValueError("state sizes and budgets must be >= 1 (elements / features)")
+        if max(self.budgets) > self.vocab:
+            raise ValueError(f"budgets (elements stored) must be <= vocab = {self.vocab}")
         if len(self.stored_sizes) < 3 or min(self.stored_sizes) < 2:
             raise ValueError("stored_sizes needs >= 3 sizes, each >= 2")
         SD.check_sizes(max(self.stored_sizes), self.probe_size, self.vocab)
@@ -105,6 +107,28 @@ class Config:
                 raise ValueError(f"instance tokens must be < vocab = {self.vocab}")
         if min(self.n_examples, self.n_budget, self.n_rf) < 10 or self.f_grid_per_octave < 1:
             raise ValueError("example counts must be >= 10 and f_grid_per_octave >= 1")
+        if self.f_grid_per_octave > 1000:
+            raise ValueError("f_grid_per_octave must be <= 1000")
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes: the random-feature memory's +-1 sign table (vocab, f_max) and three
+    (vocab, vocab) Grams in float64 (theory.set_disjointness.nested_grams); the (|A|, |B|) Gram
+    blocks it gathers for a batch of n_rf instances (float32, x3 for XLA's temporaries), at the
+    largest of the rf pair and the (stored, probe) sizes; and every token batch held at once
+    (int32: the exact algorithms' n_examples, the budgeted n_budget, one n_rf batch per stored
+    size). f_max covers the 95%-state sweep's top (rf_state_for_accuracy at 0.99, x2)."""
+    f_top = 2 * SD.rf_state_for_accuracy(max(cfg.stored_sizes), cfg.probe_size, 0.99)
+    f_max = max(max(cfg.state_sizes), int(math.ceil(f_top)))
+    tables = 8 * (cfg.vocab * f_max + 3 * cfg.vocab**2)
+    rf_sizes = [cfg.rf_pair, *((s_, cfg.probe_size) for s_ in cfg.stored_sizes)]
+    blocks = 12 * cfg.n_rf * max(a * b for a, b in rf_sizes)
+    tokens = 4 * (
+        cfg.n_examples * max(a + b for a, b in cfg.pairs)
+        + cfg.n_budget * sum(cfg.budget_pair)
+        + cfg.n_rf * sum(a + b for a, b in rf_sizes)
+    )
+    return tables + blocks + tokens
 
 
 PRESETS = {

@@ -106,6 +106,8 @@ class Config:
             raise ValueError("authors_t_factor must be one of t_factors")
         if self.runs < 2 or self.bench_runs < 1:
             raise ValueError("runs must be >= 2 (standard errors) and bench_runs >= 1")
+        if max(self.runs, self.bench_runs) > 100_000:
+            raise ValueError("runs and bench_runs must be <= 100000")
         if not 0.0 <= self.clear_cut_best <= 1.0:
             raise ValueError(f"arm means must lie in [0, 1] (clear_cut_best={self.clear_cut_best})")
         if self.max_memory < 0:
@@ -138,6 +140,17 @@ PRESETS = {
         bench_runs=96,
     ),
 }
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Peak bytes of one simulate() call, the flat batch of (family, T, run) instances of the T
+    sweep or of one K-sweep point: per instance the K arm means and the scan's per-arm state
+    (counts, sums, the level bookkeeping of the multi-level routines: ~16 float64 per arm),
+    x2 for the output and XLA's temporaries."""
+    t_batch = len(FAMILIES) * len(cfg.t_factors) * cfg.runs * cfg.K
+    k_batch = len(K_FAMILIES) * cfg.runs * max(cfg.k_sweep)
+    bench = cfg.bench_runs * cfg.K
+    return 2 * 8 * 17 * max(t_batch, k_batch, bench)
 
 
 # --- simulation ------------------------------------------------------------------------------

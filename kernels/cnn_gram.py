@@ -23,7 +23,6 @@ runtime.sharding.shard_rows (the repository's one shard_map helper).
 from __future__ import annotations
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -31,18 +30,11 @@ from jax.experimental import pallas as pl
 
 from kernels import cnn_tree as tree
 from kernels._dispatch import resolve
+from runtime import memory
 from runtime.sharding import shard_rows
 
 
 # ------------------------------------------------------------------------------- memory
-def available_bytes() -> int:
-    """Physical memory of this host (the experiments keep well under it)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
-
-
 def gram_bytes(n: int, m: int, *, itemsize: int = 8, n_out: int = 2) -> int:
     return n * m * itemsize * n_out
 
@@ -53,7 +45,7 @@ def check_memory(
     """Raise MemoryError (one line) if n x m outputs (+ `extra` same-size work arrays) would not
     fit in `fraction` of this host's memory. Called before anything is allocated."""
     need = gram_bytes(n, m, itemsize=itemsize, n_out=n_out + extra)
-    have = int(fraction * available_bytes())
+    have = int(fraction * memory.host_bytes())
     if need > have:
         raise MemoryError(
             f"an {n} x {m} Gram computation needs ~{need / 2**30:.1f} GiB "

@@ -20,6 +20,7 @@ from types import ModuleType
 from experiments._lib import claims as C
 from experiments._lib import io, manifest, registry
 from experiments._lib.config import UsageError, override
+from runtime import memory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,6 +93,11 @@ def make_config(module: ModuleType, preset: str, seed: int | None, sets: list[st
     s = getattr(cfg, "seed", 0)
     if not 0 <= s < 2**32:
         raise UsageError(f"seed must be an integer in [0, 2^32), got {s}")
+    # sizes that cannot fit: refused here, before any array exists (runtime.memory)
+    estimate = getattr(module, "memory_estimate", None)  # the contract asks every experiment
+    why = estimate and memory.refusal(int(estimate(cfg)), f"{experiment_name(module)} [{preset}]")
+    if why:
+        raise UsageError(why)
     return cfg
 
 

@@ -239,3 +239,46 @@ def test_output_folder_is_shareable(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r").stat().st_mode & 0o777 == 0o755
+
+
+# Per experiment, sizes its run allocates with (runtime.memory), within every field's own range
+# and far over the memory budget: refused up front with the number it would need.
+# tools/bad_input_campaign.py tries every int field of every experiment at 10^12 the same way (in
+# subprocesses, minutes; not a test).
+TOO_LARGE = {
+    "bench_linear_attention": ["batch=1000000000000"],
+    "cnn_learning_curves": ["dim_sizes=32,64,1000000000000"],
+    "cnn_ntk_spectrum": ["check_n=1000000000000"],
+    "jrt_training": ["vocab=1000000000000"],
+    "mecb_coupling": ["mecb_size=256", "mecb_instances=1000000"],
+    "pc_compression": ["n_latent=1000000000000"],
+    "rich_lazy_lowrank": ["kernel_trials=100000"],
+    "set_disjointness": ["n_rf=1000000000000"],
+    "streaming_bandit_regret": ["K=100000000"],
+}
+
+
+def test_every_experiment_states_its_memory_and_every_preset_fits():
+    """The contract: memory_estimate(cfg) -> bytes in each experiment; every preset fits the
+    budget of a 24 GB machine like the one the committed runs were made on (runtime.memory's
+    60%: 14.4 GB), so a fresh clone on such a machine is never refused its own presets."""
+    from runtime import memory
+
+    assert set(TOO_LARGE) == set(registry.names())
+    for name in registry.names():
+        module = registry.load(name)
+        for preset, cfg in module.PRESETS.items():
+            need = module.memory_estimate(cfg)
+            assert 0 < need <= memory.FRACTION * 24e9, (name, preset, need)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_a_size_that_cannot_fit_is_refused_before_work(name, tmp_path, capsys):
+    module = registry.load(name)
+    sets = [a for s in TOO_LARGE[name] for a in ("--set", s)]
+    out = tmp_path / "out"
+    assert module.main(["--preset", "smoke", *sets, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("too large" in err[0] or "lower n" in err[0]), err
+    assert "GiB" in err[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []

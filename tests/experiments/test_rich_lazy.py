@@ -24,7 +24,7 @@ from experiments import rich_lazy_lowrank as rl
         (["seeds=1"], "seeds must be in 2..64"),
         (["steps=-5"], "steps must be in 1..1e6"),
         (["exc_scales=0.1,nan"], "exc_scales must be finite"),
-        (["kernel_trials=100000"], "too large: needs"),
+        (["kernel_trials=100000"], "too large: rich_lazy_lowrank needs"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
