@@ -25,7 +25,10 @@ def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkey
     "setting, message",
     [
         ("dataset=cifar", "dataset must be one of"),  # caught by Config
-        ("batch_size=5000", "exceeds the 1497 training images"),  # caught once the data is loaded
+        ("batch_size=5000", "exceeds the 1497 training images"),  # caught by Config
+        ("n_train=2000", "digits has 1497 training and 300 test images"),
+        ("mi_images=-5", "mi_images must be >= 1"),
+        ("code_batch=1000000000", "too large: pc_compression [quick] needs"),  # runtime.memory
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, setting, message):
