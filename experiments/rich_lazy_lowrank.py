@@ -186,8 +186,7 @@ PRESETS = {
         lin_tasks=64, exc_tasks=32, tasks=("perceptual", "dms"), hidden=64, ranks=(1, 8, 64),
         seeds=3, steps=300, kernel_trials=8, probe_trials=64, speed_trials=2,
     ),
-    "full": Config(lin_tasks=1024, exc_tasks=256, exc_scales=(0.1, 0.3, 1.0, 3.0), steps=3000,
-                   seeds=8),
+    "full": Config(lin_tasks=1024, exc_tasks=256, exc_scales=(0.1, 0.3, 1.0, 3.0), steps=3000),
 }  # fmt: skip
 
 
