@@ -51,6 +51,7 @@ from runtime import memory, progress, rng
 from runtime.sharding import place_batch, shard_map_batch
 from theory import information as info
 from theory import mecb as M
+from theory import stats
 
 PAPER = "ebrahimi2024_mecb"
 CITED_PRESET = "full"
@@ -456,11 +457,6 @@ def run(cfg: Config) -> dict:
 ROUND_BITS = 1e-12
 
 
-def _mean_se(x):
-    x = np.asarray(x, np.float64)
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-
-
 def check_claims(results: dict) -> list[dict]:
     m = results["metrics"]
     rows = []
@@ -522,7 +518,7 @@ def check_claims(results: dict) -> list[dict]:
         "—", None, kind=C.MEASUREMENT, source=C.NONE,
     ))  # fmt: skip
     u_gap = np.concatenate([np.subtract(e["greedy"], e["uniform"]) for e in eb])
-    mu, se = _mean_se(u_gap)
+    mu, se = stats.mean_se(u_gap)
     rows.append(C.claim(
         "ebim_greedy_minus_uniform_quantisation",
         "I(X;T) of the greedy encoder minus uniform quantisation's at the same R (bits; the "
@@ -576,7 +572,7 @@ def check_claims(results: dict) -> list[dict]:
         kind=C.CHECK, source=C.PAPER,
     ))  # fmt: skip
     t1 = m["table1"]
-    means = {k: _mean_se(t1[k]) for k in ("independent", "sla", "greedy")}
+    means = {k: stats.mean_se(t1[k]) for k in ("independent", "sla", "greedy")}
     rows.append(C.claim(
         "table1_couplings",
         f"mean coupling entropy over {t1['pairs']} random pairs (n = m = {t1['n']}, "
@@ -621,8 +617,8 @@ def _mcg_rows(g: dict) -> list[dict]:
     runs = g["runs"]
     free = sorted((r for r in runs if r["encoder"] == "none"), key=lambda r: r["log_beta"])
     lo, hi = free[0], free[-1]
-    d_rew = _mean_se(np.subtract(lo["reward"], hi["reward"]))  # paired: same messages and keys
-    d_acc = _mean_se(np.subtract(hi["correct"], lo["correct"]))
+    d_rew = stats.mean_se(np.subtract(lo["reward"], hi["reward"]))  # paired: same messages and keys
+    d_acc = stats.mean_se(np.subtract(hi["correct"], lo["correct"]))
     up = [d[0] - 3 * d[1] > 0 for d in (d_rew, d_acc)]
     down = [d[0] + 3 * d[1] < 0 for d in (d_rew, d_acc)]
     status = C.REPRODUCED if all(up) else (C.NOT_REPRODUCED if any(down) else C.INCONCLUSIVE)
@@ -645,7 +641,7 @@ def _mcg_rows(g: dict) -> list[dict]:
     lb = min({r["log_beta"] for r in runs}, key=lambda b: abs(b + 6.0))
     at = {(r["rate_fraction"], r["encoder"]): r for r in runs if r["log_beta"] == lb}
     fracs = sorted({f for f, e in at if e == "greedy"})
-    diffs = [_mean_se(np.subtract(at[f, "greedy"]["correct"], at[f, "uniform"]["correct"]))
+    diffs = [stats.mean_se(np.subtract(at[f, "greedy"]["correct"], at[f, "uniform"]["correct"]))
              for f in fracs]  # fmt: skip
     better = [d[0] - 3 * d[1] > 0 for d in diffs]
     worse = [d[0] + 3 * d[1] < 0 for d in diffs]
@@ -780,7 +776,7 @@ def plot(results: dict, out_dir) -> None:
         ax = axes[1]
         t1 = m["table1"]
         names = ("lower_bound", "greedy", "sla", "independent")
-        vals = [_mean_se(t1[k]) for k in names]
+        vals = [stats.mean_se(t1[k]) for k in names]
         ax.bar(range(4), [v[0] for v in vals], yerr=[3 * v[1] for v in vals], capsize=3,
                color=[plotting.color(i) for i in range(4)])  # fmt: skip
         ax.set_xticks(range(4))

@@ -198,11 +198,6 @@ def _unit(x, axis=-1):
     return x / jnp.linalg.norm(x, axis=axis, keepdims=True)
 
 
-def _mean_se(x):
-    x = np.asarray(x, np.float64)
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-
-
 # --- two-layer linear network ---------------------------------------------------------------------
 
 
@@ -449,7 +444,7 @@ LEARNED_ACC = 0.7
 
 def _paired_verdict(diff, *, k=SE_K):
     """(mean, lo, hi, status) for paired differences over many instances: mean +- k SE."""
-    m, se = _mean_se(diff)
+    m, se = stats.mean_se(diff)
     lo, hi = m - k * se, m + k * se
     status = C.REPRODUCED if lo > 0 else (C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE)
     return m, lo, hi, status
@@ -493,7 +488,7 @@ def _linear_rows(lin) -> list[dict]:
         cf = [r["closed_form"] for r in sub]
         for i, r in enumerate(sub):
             gap = min(abs(cf[i] - cf[j]) for j in range(len(cf)) if j != i)
-            m, se = _mean_se(r["sim"])
+            m, se = stats.mean_se(r["sim"])
             inside = stats.band_verdict(
                 m - SE_K * se, m + SE_K * se, cf[i] - gap / 2, cf[i] + gap / 2
             )
@@ -729,7 +724,7 @@ def plot(results: dict, out_dir) -> None:
             ax.plot(lin["pr_grid"], lin["curves"][str(q)], color=plotting.color(i),
                     label=f"closed form, q = {q:g}")  # fmt: skip
             sub = [r for r in lin["runs"] if r["q"] == q]
-            mse = [_mean_se(r["sim"]) for r in sub]
+            mse = [stats.mean_se(r["sim"]) for r in sub]
             ax.errorbar(
                 [r["pr"] for r in sub],
                 [a for a, _ in mse],
@@ -752,7 +747,7 @@ def plot(results: dict, out_dir) -> None:
         names = {"aligned": "aligned rank 1", "partial": "partially aligned rank 1",
                  "random_rank1": "random rank 1", "random_full": "random full rank"}  # fmt: skip
         for i, k in enumerate(R.INIT_KINDS):
-            mse = [_mean_se(r[k]["alignment"]) for r in exc["runs"]]
+            mse = [stats.mean_se(r[k]["alignment"]) for r in exc["runs"]]
             ax.errorbar(scales, [a for a, _ in mse], yerr=[3 * s for _, s in mse],
                         marker=plotting.marker(i), color=plotting.color(i), capsize=2,
                         label=names[k])  # fmt: skip

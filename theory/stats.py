@@ -171,6 +171,12 @@ def loglog_slope_from_means(x, mean, se):
     return ols_slope(np.log(np.asarray(x, np.float64)), np.log(m), s / m)
 
 
+def mean_se(x) -> tuple[float, float]:
+    """(mean, standard error of the mean) of independent values (ddof = 1)."""
+    x = np.asarray(x, np.float64)
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
 def mean_interval(x, *, level: float = 0.99) -> tuple[float, float, float]:
     """(mean, lo, hi): the two-sided Student-t interval at `level` for the mean of x (n >= 2
     independent values, e.g. one per seed; with few seeds the t quantile, not 3 SE, keeps the
@@ -180,6 +186,6 @@ def mean_interval(x, *, level: float = 0.99) -> tuple[float, float, float]:
     x = np.asarray(x, np.float64)
     if x.size < 2 or not np.isfinite(x).all():
         raise ValueError(f"mean_interval needs >= 2 finite values, got {x.size}")
-    m = float(x.mean())
-    half = float(st.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    m, se = mean_se(x)
+    half = float(st.t.ppf(0.5 + level / 2, x.size - 1) * se)
     return m, m - half, m + half
