@@ -40,7 +40,13 @@ def gram_bytes(n: int, m: int, *, itemsize: int = 8, n_out: int = 2) -> int:
 
 
 def check_memory(
-    n: int, m: int, *, itemsize: int = 8, n_out: int = 2, extra: int = 1, fraction: float = 0.6
+    n: int,
+    m: int,
+    *,
+    itemsize: int = 8,
+    n_out: int = 2,
+    extra: int = 1,
+    fraction: float = memory.FRACTION,
 ) -> None:
     """Raise MemoryError (one line) if n x m outputs (+ `extra` same-size work arrays) would not
     fit in `fraction` of this host's memory. Called before anything is allocated."""
