@@ -147,7 +147,9 @@ class Config:
 
 
 def memory_estimate(cfg: Config) -> int:
-    """Peak bytes, the largest of: the draws of one run and the mixture fit on them (float64,
+    """Peak bytes, the largest of: the sampler's per-chain states (every iteration's position
+    and gradient, the dense mass matrix and its factors), the draws of one run and the mixture
+    fit on them (float64,
     scikit-learn keeps n x K responsibilities and K d x d covariances, x4 for its temporaries),
     the prior (K d^2 float32), the predictive on the boundary grid (draws x grid x 2), and the
     exact section's vmapped Monte Carlo (exact_mc x 2 exact_n x 3 features, float64)."""
@@ -156,9 +158,11 @@ def memory_estimate(cfg: Config) -> int:
     fit_b = 8 * 4 * (n * d + n * cfg.k_max + cfg.k_max * d * d)
     prior_b = 4 * 4 * cfg.k_max * d * d
     grid_b = 4 * n * GRID[0] * GRID[1] * 2 * 2
+    # the sampler's scan keeps every iteration's state (warmup included) per chain
+    chain_b = 4 * cfg.chains * ((cfg.warmup + cfg.samples) * d * 2 + 4 * d * d)
     exact_b = 8 * cfg.exact_mc * 2 * cfg.exact_n * 3 * 4
     imb_b = 8 * cfg.exact_mc * int(cfg.imb_n1 * (1 + max(cfg.imb_ratios)))
-    return max(fit_b, prior_b, grid_b, exact_b, imb_b) + (64 << 20)
+    return max(fit_b, prior_b, grid_b, chain_b, exact_b, imb_b) + (64 << 20)
 
 
 PRESETS = {
@@ -309,7 +313,8 @@ def toy_tasks(cfg: Config, seed: int) -> dict:
     return {"train": train, "test": test, "same": same, "tiny_w": jnp.tile(tiny_w, 2)}
 
 
-def _probe_and_grid():
+def boundary_grid():
+    """The GRID[0] x GRID[1] points of BOX where decision boundaries are drawn, (n, 2)."""
     (x0, x1), (y0, y1) = BOX
     gx, gy = np.meshgrid(np.linspace(x0, x1, GRID[0]), np.linspace(y0, y1, GRID[1]))
     grid = jnp.asarray(np.c_[gx.ravel(), gy.ravel()], jnp.float32)
@@ -448,7 +453,7 @@ def run(cfg: Config) -> dict:
         exact = exact_runs(cfg)
     mlp = bnn.MLP(2, cfg.hidden, 2)
     samplers = _Samplers(cfg, mlp)
-    probes, grid = _probes(cfg), _probe_and_grid()
+    probes, grid = _probes(cfg), boundary_grid()
     seeds = []
     bar = progress.bar(total=cfg.seeds * (len(cfg.methods) + cfg.joint + 3 * cfg.controls),
                        desc="sequences")  # fmt: skip

@@ -8,6 +8,8 @@ from experiments import cnn_learning_curves as lc
 from experiments import cnn_ntk_spectrum as sp
 from experiments._lib.config import override
 
+PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (conftest)
+
 
 @pytest.mark.parametrize(
     "module, setting, message",

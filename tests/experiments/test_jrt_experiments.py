@@ -11,6 +11,8 @@ from experiments import jrt_training as tr
 from experiments import set_disjointness as sd
 from tests._asserts import allowance_s
 
+PAPER = "arora2024_jrt"  # the paper this module's time is charged to (conftest)
+
 
 @pytest.mark.parametrize(
     "module, setting, message",

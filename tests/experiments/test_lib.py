@@ -253,6 +253,7 @@ TOO_LARGE = {
     "mecb_coupling": ["mecb_size=256", "mecb_instances=1000000"],
     "pc_compression": ["n_latent=1000000000000"],
     "rich_lazy_lowrank": ["kernel_trials=100000"],
+    "seqbayes_hmc": ["chains=1000000"],
     "set_disjointness": ["n_rf=1000000000000"],
     "streaming_bandit_regret": ["K=100000000"],
 }

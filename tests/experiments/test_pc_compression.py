@@ -14,6 +14,8 @@ from experiments._lib.config import UsageError
 from models import pc
 from tests.experiments.test_smoke import _python_m
 
+PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
+
 
 def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkeypatch, tmp_path):
     monkeypatch.setattr(pcc, "FASHION_DIR", str(tmp_path / "absent"))

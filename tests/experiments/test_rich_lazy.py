@@ -6,6 +6,8 @@ import pytest
 
 from experiments import rich_lazy_lowrank as rl
 
+PAPER = "liu2024_rich_lazy"  # the paper this module's time is charged to (conftest)
+
 
 @pytest.mark.parametrize(
     "settings, message",

@@ -154,6 +154,7 @@ MEASURED_SMOKE_S = {
     "streaming_bandit_regret": 366, "pc_compression": 239, "cnn_ntk_spectrum": 186,
     "jrt_training": 176, "set_disjointness": 103, "bench_linear_attention": 56,
     "cnn_learning_curves": 52, "mecb_coupling": 70, "rich_lazy_lowrank": 79,
+    "seqbayes_hmc": 60,
 }  # fmt: skip
 
 

@@ -17,6 +17,8 @@ from tests._asserts import allowance_s
 from tests.kernels.harness import gpu, needs_gpu
 from theory import cnn_kernels as ck
 
+PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (conftest)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -15,6 +15,8 @@ from kernels import linear_attention as LA
 from tests._asserts import sampled_grid
 from tests.kernels.harness import gpu, needs_gpu
 
+PAPER = "arora2024_jrt"  # the paper this module's time is charged to (conftest)
+
 IMPLS = ["quadratic", "scan", "chunked", "pallas"]
 # (B, H, L, d, D): one token; L < chunk; L not a multiple of 8 or 16; several chunks, 2 heads
 SHAPES = [(1, 1, 1, 2, 3), (2, 1, 5, 3, 4), (1, 2, 37, 4, 5), (2, 2, 64, 2, 8)]

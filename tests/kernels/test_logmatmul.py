@@ -17,6 +17,8 @@ from kernels._dispatch import resolve
 from tests._asserts import TOL, sampled_grid
 from tests.kernels.harness import DTYPES, IMPLEMENTATIONS, SHAPES, gpu, needs_gpu, random_log_inputs
 
+PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
+
 
 def _expected(a, b):
     # Independent formula: float64 logsumexp over k of a[i, k] + b[k, j] (np.logaddexp.reduce).

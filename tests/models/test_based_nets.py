@@ -10,6 +10,8 @@ import pytest
 
 from models import based_nets as BN
 
+PAPER = "arora2024_jrt"  # the paper this module's time is charged to (conftest)
+
 
 def _mixer_outputs(module_cls, cfg, x):
     m = module_cls(cfg)

@@ -11,6 +11,8 @@ import pytest
 
 from models import pc, pc_coding
 
+PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
+
 D, M, K = 6, 3, 3
 PARENT = np.array([-1, 0, 0, 1, 1, 2])  # root 0; 1 has children 3, 4; 2 has child 5
 

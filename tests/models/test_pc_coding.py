@@ -8,6 +8,8 @@ import pytest
 
 from models import pc, pc_coding, rans
 
+PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
+
 SIDE, K, M = 4, 5, 4
 D = SIDE * SIDE
 

@@ -10,6 +10,8 @@ from hypothesis.extra import numpy as hnp
 
 from models import rans
 
+PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
+
 pmfs = hnp.arrays(
     np.float64,
     hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=300),

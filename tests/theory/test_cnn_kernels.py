@@ -13,6 +13,8 @@ from kernels import cnn_tree as tree
 from models import cnn_nets as nets
 from theory import cnn_kernels as ck
 
+PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (conftest)
+
 ARCHS = [(2, 2, 2), (3, 3), (2, 4), (4,), (2, 2, 3)]
 # Diagonal entries: t = x.x is 1 +- a few ulp and kappa_0 has a square-root cusp at 1:
 # arccos(1 - e) ~ sqrt(2 e) ~ 2e-8 for e ~ 2e-16, times at most L + 1 <= 5 terms.

@@ -14,6 +14,8 @@ from kernels import cnn_tree as tree
 from theory import cnn_kernels as ck
 from theory import cnn_spectra as S
 
+PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (conftest)
+
 
 def test_effective_dimensions_and_exponents():
     assert [S.d_eff((2, 2, 2), lv) for lv in (1, 2, 3)] == [1, 2, 4]

@@ -15,6 +15,8 @@ import sys
 import numpy as np
 import pytest
 
+PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (conftest)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "nt_golden.json"
 sys.path.insert(0, str(ROOT / "tools"))

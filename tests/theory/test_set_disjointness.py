@@ -10,6 +10,8 @@ import pytest
 
 from theory import set_disjointness as SD
 
+PAPER = "arora2024_jrt"  # the paper this module's time is charged to (conftest)
+
 V = 512  # small vocabulary keeps the per-example permutations cheap
 
 

@@ -15,6 +15,8 @@ from tests._asserts import assert_close, assert_within_se, sampled_grid
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
 
+PAPER = "wang2023_streaming_bandits"  # the paper this module's time is charged to (conftest)
+
 pytestmark = pytest.mark.usefixtures("x64")
 
 

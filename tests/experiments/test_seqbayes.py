@@ -1,0 +1,55 @@
+"""seqbayes_hmc: bad input is refused before any work (the smoke preset runs in test_smoke)."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments import seqbayes_hmc as sb
+
+PAPER = "kessler2023_seqbayes"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (["prior_precision=0"], "prior_precision must be finite and > 0 (a positive-definite"),
+        (["prior_precision=-10"], "prior_precision must be finite and > 0"),
+        (["exact_prior_var=nan"], "exact_prior_var must be finite"),
+        (["exact_noise=-1"], "exact_noise must be finite and > 0"),
+        (["k_max=100000"], "k_max must be in 1..60 (the number of draws"),
+        (["n_per_class=0"], "n_per_class must be in 2..1e6"),
+        (["tasks=6"], "tasks must be in 2..5"),
+        (["tasks=1"], "tasks must be in 2..5"),
+        (["methods=gaussian"], "must include 'none'"),
+        (["methods=none,flow"], "methods must be some of"),
+        (["tiny_n=31"], "tiny_n must be in 1..n_per_class"),
+        (["imb_bnn_n1=0,30"], "imb_bnn_n1 must be in 1..n_per_class"),
+        (["imb_ratios=1,inf"], "must be finite"),
+        (["imb_ratios=1,0"], "imb_ratios must be finite and > 0"),
+        (["seeds=1"], "seeds must be in 2..64"),
+        (["max_tree_depth=11"], "max_tree_depth must be in 1..10"),
+        (["chains=1000000"], "too large: seqbayes_hmc needs"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
+    out = tmp_path / "out"
+    argv = ["--preset", "smoke", *[a for s in settings for a in ("--set", s)]]
+    assert sb.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert err[0].startswith("seqbayes_hmc: error:")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_toy_tasks_have_the_authors_blobs_and_fixed_shapes():
+    cfg = sb.PRESETS["smoke"]
+    data = sb.toy_tasks(cfg, 0)
+    n = cfg.n_per_class
+    for t, (x, y) in enumerate(data["train"]):
+        assert x.shape == (2 * n, 2) and y.tolist() == [0] * n + [1] * n
+        # each class's sample mean sits on its blob centre within 4 SE (SE = std / sqrt(n))
+        for c, blob in enumerate((t, t + 5)):
+            pts = x[c * n : (c + 1) * n]
+            se = sb.STDS[blob] / n**0.5
+            assert (abs(pts.mean(0) - sb.CENTERS[blob]) <= 4 * se).all()
+    assert float(data["tiny_w"].sum()) == 2 * cfg.tiny_n
