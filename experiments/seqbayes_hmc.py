@@ -98,6 +98,8 @@ class Config:
     max_tree_depth: int = 6
     k_max: int = 8
     probes: int = 64
+    shard_chains: bool = False  # chains across devices: faster there, draws then depend on the
+    # device count (models.hmc.Sampler's docstring)
     # controls and the faithful sampler
     controls: bool = True
     tiny_n: int = 5
@@ -342,7 +344,7 @@ def _fit(method: str, draws, cfg: Config, seed: int, task: int):
 class _Samplers:
     def __init__(self, cfg: Config, mlp):
         kw = dict(chains=cfg.chains, warmup=cfg.warmup, samples=cfg.samples,
-                  max_tree_depth=cfg.max_tree_depth)  # fmt: skip
+                  max_tree_depth=cfg.max_tree_depth, shard=cfg.shard_chains)  # fmt: skip
         self.task = hmc.Sampler(mlp, kind="nuts", **kw)
         self.joint = hmc.Sampler(mlp, kind="nuts", **kw)  # its own shapes (all tasks' data)
 
@@ -653,6 +655,8 @@ def _toy_rows(results) -> list[dict]:
         "models.hmc.diagnose", f"split R-hat <= {RHAT_MAX}, divergences < 1% of draws", rhat,
         f"max function-space split R-hat <= {RHAT_MAX} and divergent draws < 1%",
         rhat <= RHAT_MAX and div < 0.01 * draws,
+        f"{sum(d['rhat_fn_max'] <= RHAT_MAX for d in diags)} of {len(diags)} runs with R-hat "
+        f"<= {RHAT_MAX} (median {np.median([d['rhat_fn_max'] for d in diags]):.3f}); "
         f"{div} divergent of {draws} draws; min function-space ESS "
         f"{min(d['ess_fn_min'] for d in diags):.0f}; mean leapfrog steps "
         f"{np.mean([d['mean_leapfrog'] for d in diags]):.0f} (tree depth cap "
@@ -782,8 +786,8 @@ def plot(results: dict, out_dir) -> None:
             for t in range(T):
                 ax = axs[r, t]
                 p = np.asarray(grids[t]).reshape(gy, gx)
-                ax.imshow(p, origin="lower", extent=(x0, x1, y0, y1), vmin=0, vmax=1,
-                          cmap="RdBu_r", aspect="auto")  # fmt: skip
+                im = ax.imshow(p, origin="lower", extent=(x0, x1, y0, y1), vmin=0, vmax=1,
+                               cmap="RdBu_r", aspect="auto")  # fmt: skip
                 ax.contour(np.linspace(x0, x1, gx), np.linspace(y0, y1, gy), p, levels=[0.5],
                            colors="k", linewidths=0.8)  # fmt: skip
                 for j in range(t + 1):
@@ -798,9 +802,12 @@ def plot(results: dict, out_dir) -> None:
                     ax.set_title(f"after task {t + 1}")
                 if t == 0:
                     ax.set_ylabel(name)
-        fig.suptitle("P(class 1) of the posterior predictive (seed 0); markers: blob centres "
-                     "(white = earlier tasks)", fontsize=8)  # fmt: skip
+        fig.suptitle("posterior predictive P(class 1), seed 0, inputs in "
+                     f"[{x0:g}, {x1:g}] x [{y0:g}, {y1:g}]\nblob centres: circle = class 0, "
+                     "square = class 1; filled = the task just learned, white = earlier tasks",
+                     fontsize=7.5)  # fmt: skip
         fig.tight_layout()
+        fig.colorbar(im, ax=axs.ravel().tolist(), shrink=0.6, label="P(class 1)")
         plotting.savefig(fig, out_dir, "boundaries")
 
         # (3) the exact cases
@@ -828,7 +835,7 @@ def plot(results: dict, out_dir) -> None:
                     label="Monte Carlo (+- 3 SE)")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("N2 / N1")
-        ax.set_ylabel("bias of task 1's mean / (mu2 - mu1)")
+        ax.set_ylabel("task 1 bias / (mu2 - mu1)")
         ax.set_title(f"(b) task imbalance, N1 = {imb['n1']}")
         ax.legend(fontsize=7)
         if ib:
@@ -863,7 +870,13 @@ def plot(results: dict, out_dir) -> None:
         axs[0].axhline(RHAT_MAX, color="k", ls=":", lw=0.8, label=f"R-hat = {RHAT_MAX}")
         axs[0].set_ylabel("max function-space split R-hat")
         axs[1].set_ylabel("min function-space ESS")
-        axs[1].set_yscale("log")
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+        for ax in axs:  # both span decades when a chain is stuck; plain numbers at 1, 2, 5 x 10^k
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
         for j, ax in enumerate(axs):
             ax.set_xlabel("task")
             ax.set_xticks(range(1, T + 1))

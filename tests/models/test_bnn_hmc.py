@@ -115,3 +115,19 @@ def test_predictive_accuracy_and_diagnose_keys():
     assert set(d) == {"rhat_fn_max", "ess_fn_min", "divergences", "mean_leapfrog", "seconds",
                       "ess_per_s"}  # fmt: skip
     assert d["mean_leapfrog"] == 7.0 and d["divergences"] == 0
+
+
+def test_shard_option_runs_and_on_one_device_changes_nothing():
+    """shard=True places the chains across jax.devices(); on one device the draws are the same
+    (the 4-device difference it brings is documented in models.hmc.Sampler)."""
+    prior = bnn.isotropic(MLP.size, 10.0, 1)
+    x, y = jnp.zeros((4, 2)), jnp.zeros(4, jnp.int32)
+    init = bnn.sample(prior, jax.random.key(0), 2)
+    runs = [
+        hmc.Sampler(MLP, kind="nuts", chains=2, warmup=10, samples=10, max_tree_depth=3,
+                    shard=shard).run(jax.random.key(1), x, y, jnp.ones(4), prior, init)
+        for shard in (False, True)
+    ]  # fmt: skip
+    if len(jax.devices()) == 1:
+        np.testing.assert_array_equal(np.asarray(runs[0].draws), np.asarray(runs[1].draws))
+    assert runs[1].draws.shape == (2, 10, MLP.size)
