@@ -36,7 +36,7 @@ from experiments._lib import cli, debian, plotting
 from experiments._lib.config import UsageError
 from models import pc, pc_coding, rans
 from runtime import progress, rng
-from runtime.sharding import place_batch
+from runtime.sharding import place_batch, replicate
 from runtime.timing import timed
 
 PAPER = "liu2022_pc_compression"
@@ -232,7 +232,8 @@ def bpd(nats_per_image, D) -> float:
 
 def train_hclt(cfg: Config, tree: pc.Tree, train, test, K):
     D = train.shape[1]
-    params = pc.init_params(rng.key(cfg.seed, STREAM_INIT), D, cfg.n_latent, K)
+    # replicated from the start: the EM updates return it so placed (one program, not two)
+    params = replicate(pc.init_params(rng.key(cfg.seed, STREAM_INIT), D, cfg.n_latent, K))
     flows = jax.jit(lambda p, x: pc.expected_flows(p, tree, x))
     ll = jax.jit(lambda p, x: pc.log_likelihood(p, tree, x))
     update = jax.jit(lambda p, f, step: pc.mix(p, pc.em_update(f, cfg.pseudocount), step))

@@ -17,8 +17,10 @@ import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
 
 from models import pc, rans
+from runtime import sharding
 
 SCHEMES = ("naive", "cached", "outside")
 
@@ -65,6 +67,12 @@ class Stepper:
                 return pc.outside_commit(params, tree, st, t, xi)
 
         self.params = params
+        # The steps return their state placed like the params (replicated on the params' mesh
+        # when they were placed on one): start from that placement too, or the first step
+        # (fresh, unplaced state) and every later one compile as two different programs.
+        placed = getattr(jax.tree_util.tree_leaves(params)[0], "sharding", None)
+        if isinstance(placed, NamedSharding):
+            self.state0 = sharding.replicate(self.state0, placed.mesh)
         self._logpmf = jax.jit(logpmf)
         self._commit = jax.jit(commit)
 

@@ -68,6 +68,15 @@ def place_batch(x, mesh: Mesh | None = None):
     return jax.device_put(x, NamedSharding(mesh, spec))
 
 
+def replicate(tree, mesh: Mesh | None = None):
+    """Every leaf of `tree` replicated on the mesh (NamedSharding, spec P()). A jitted function's
+    outputs computed from placed inputs carry this placement; feeding it freshly created
+    (unplaced) arrays on the first call and its own outputs afterwards compiles the same program
+    twice, once per placement. Place the first inputs with this."""
+    mesh = batch_mesh() if mesh is None else mesh
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
 def shard_rows(fn: Callable, x, *replicated, mesh: Mesh | None = None):
     """`fn(x_rows, *replicated)` on each device's share of the rows of x; outputs (a pytree of
     arrays with a leading rows axis) are concatenated back in order.
