@@ -58,7 +58,7 @@ from theory import sequential_bayes as SB
 from theory import stats
 
 PAPER = "kessler2023_seqbayes"
-CITED_PRESET = "full"
+CITED_PRESET = "quick"  # the full run (~1.5 h+ here) was stopped unfinished; see the paper file
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 ARXIV = "arXiv:2301.01828"
 STREAM_DATA, STREAM_INIT, STREAM_MCMC, STREAM_FIT, STREAM_EXACT = 1, 2, 3, 4, 5
@@ -819,6 +819,8 @@ def plot(results: dict, out_dir) -> None:
 
         # (3) the exact cases
         ex = m["exact"]
+        from matplotlib.ticker import NullFormatter
+
         ib = [s["imbalance_bnn"] for s in m["seeds"] if "imbalance_bnn" in s]
         fig, axs = plt.subplots(1, 2 + bool(ib), figsize=(4.0 * (2 + bool(ib)), 3.0))
         ax = axs[0]
@@ -855,6 +857,8 @@ def plot(results: dict, out_dir) -> None:
                 ax.plot(n1, vals.mean(0), marker=plotting.marker(j), color=plotting.color(j),
                         label=f"{label} (mean of {len(ib)} seeds)")  # fmt: skip
             ax.set_xscale("log")
+            ax.set_xticks(n1, [str(v) for v in n1])  # the N1 run, plain; no minor labels
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("N1 (task 1 points per class)")
             ax.set_ylabel("test accuracy")
             n2 = results["config"]["n_per_class"]
