@@ -326,7 +326,8 @@ def boundary_grid():
 def _probes(cfg):
     (x0, x1), (y0, y1) = BOX
     u = jax.random.uniform(_key(cfg, STREAM_INIT, 999), (cfg.probes, 2))
-    return (jnp.asarray([x0, y0]) + u * jnp.asarray([x1 - x0, y1 - y0])).astype(jnp.float32)
+    lo, span = jnp.asarray([x0, y0])[None], jnp.asarray([x1 - x0, y1 - y0])[None]
+    return (lo + u * span).astype(jnp.float32)
 
 
 def _fit(method: str, draws, cfg: Config, seed: int, task: int):

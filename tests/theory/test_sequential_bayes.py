@@ -14,11 +14,7 @@ from theory import sequential_bayes as SB
 PAPER = "kessler2023_seqbayes"
 NOISE, PRIOR = 0.25, 4.0
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")  # conftest: float64 for every test here
 
 
 def _prior(d):
