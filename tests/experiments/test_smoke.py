@@ -108,7 +108,19 @@ CROSS_DEVICE_RTOL = {"pc_compression": 1e-4, "jrt_training": 1e-4}
 DISCONTINUOUS = {"pc_compression": (("metrics", "authors_quantiser"),)}
 # The benchmark's timed rows carry verdicts on wall-clock ratios (the numbers stay in `timing`):
 # at smoke lengths the ratios sit near 1 and a verdict can flip between runs: never compared.
-TIMED_CLAIMS = {"bench_linear_attention"}
+TIMED_CLAIMS = {"bench_linear_attention", "seqbayes_hmc"}
+# Wall-clock fields inside metrics (per-run sampler seconds and ESS per second): dropped wherever
+# they occur. seqbayes_hmc's ESS/s ratio row is timed too, hence its place in TIMED_CLAIMS; its
+# other claims are pure functions of the compared metrics.
+WALL_CLOCK_KEYS = {"seqbayes_hmc": ("seconds", "ess_per_s")}
+
+
+def _strip(node, keys):
+    if isinstance(node, dict):
+        return {k: _strip(v, keys) for k, v in node.items() if k not in keys}
+    if isinstance(node, list):
+        return [_strip(v, keys) for v in node]
+    return node
 
 
 def _comparable(name: str, path) -> dict:
@@ -118,6 +130,8 @@ def _comparable(name: str, path) -> dict:
         for k in keys[:-1]:
             node = node[k]
         node.pop(keys[-1])
+    if name in WALL_CLOCK_KEYS:
+        results = _strip(results, WALL_CLOCK_KEYS[name])
     if name in TIMED_CLAIMS:
         results.pop("claims")
     elif name in CROSS_DEVICE_RTOL:
