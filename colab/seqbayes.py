@@ -118,8 +118,7 @@ kw = dict(chains=cfg.chains, warmup=cfg.warmup, samples=cfg.samples,
 sampler = hmc.Sampler(mlp, kind="nuts", **kw)
 iso = bnn.isotropic(mlp.size, cfg.prior_precision, cfg.k_max)
 # every run sees all tasks' data, weighted 0 outside the tasks it is given: one compiled sampler
-xs = jnp.concatenate([d[0] for d in data["train"]])
-ys = jnp.concatenate([d[1] for d in data["train"]])
+xs, ys = data["pooled"]
 per = data["train"][0][1].shape[0]
 idx = jnp.arange(ys.shape[0])
 

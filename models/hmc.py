@@ -106,17 +106,23 @@ class Sampler:
         return Run(draws, np.asarray(div), np.asarray(steps), time.perf_counter() - t0)
 
 
+def _draw_probs(mlp: MLP, draws, x):
+    """(chains * samples, n, classes) class probabilities at inputs x for every draw."""
+    flat = draws.reshape(-1, draws.shape[-1])
+    return jax.vmap(lambda th: jax.nn.softmax(mlp.logits(th, x), -1))(flat)
+
+
 @partial(jax.jit, static_argnums=0)
 def class1_probs(mlp: MLP, draws, x):
     """(chains, samples, n) predicted probability of class 1 at inputs x for every draw."""
-    flat = draws.reshape(-1, draws.shape[-1])
-    p = jax.vmap(lambda th: jax.nn.softmax(mlp.logits(th, x), -1)[:, 1])(flat)
-    return p.reshape(*draws.shape[:2], x.shape[0])
+    return _draw_probs(mlp, draws, x)[..., 1].reshape(*draws.shape[:2], x.shape[0])
 
 
 def diagnose(mlp: MLP, run: Run, probe) -> dict:
     """Function-space split R-hat (max over probes) and bulk ESS (min over probes), per-chain
-    divergences and mean leapfrog steps, ESS per second."""
+    divergences and mean leapfrog steps, ESS per 1000 leapfrog steps (per 1000 gradient
+    evaluations: the sampler's cost in a unit that does not depend on the machine). Wall-clock
+    figures (run.seconds) are the caller's to keep apart: they differ from run to run."""
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
     f = np.asarray(class1_probs(mlp, run.draws, probe), np.float64)  # (chains, samples, probes)
@@ -132,14 +138,12 @@ def diagnose(mlp: MLP, run: Run, probe) -> dict:
         "ess_fn_min": ess,
         "divergences": int(run.diverging.sum()),
         "mean_leapfrog": float(run.num_steps.mean()),
-        "seconds": run.seconds,
-        "ess_per_s": ess / run.seconds,
+        "ess_per_1k_leapfrog": 1e3 * ess / max(int(run.num_steps.sum()), 1),
     }
 
 
 @partial(jax.jit, static_argnums=0)
 def predictive_accuracy(mlp: MLP, draws, x, y) -> jax.Array:
     """Accuracy of the posterior predictive (class probabilities averaged over all draws)."""
-    flat = draws.reshape(-1, draws.shape[-1])
-    p = jnp.mean(jax.vmap(lambda th: jax.nn.softmax(mlp.logits(th, x), -1))(flat), 0)
+    p = jnp.mean(_draw_probs(mlp, draws, x), 0)
     return jnp.mean(jnp.argmax(p, -1) == y)

@@ -112,9 +112,11 @@ def test_predictive_accuracy_and_diagnose_keys():
     assert 0.0 <= acc <= 1.0
     run = hmc.Run(draws, np.zeros((2, 10), bool), np.full((2, 10), 7), 1.0)
     d = hmc.diagnose(MLP, run, x)
-    assert set(d) == {"rhat_fn_max", "ess_fn_min", "divergences", "mean_leapfrog", "seconds",
-                      "ess_per_s"}  # fmt: skip
+    assert set(d) == {"rhat_fn_max", "ess_fn_min", "divergences", "mean_leapfrog",
+                      "ess_per_1k_leapfrog"}  # fmt: skip
     assert d["mean_leapfrog"] == 7.0 and d["divergences"] == 0
+    # 20 draws of 7 leapfrog steps each: 140 gradient evaluations
+    assert d["ess_per_1k_leapfrog"] == 1e3 * d["ess_fn_min"] / 140
 
 
 def test_shard_option_runs_and_on_one_device_changes_nothing():
