@@ -213,6 +213,62 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         arms_read=jnp.zeros((), jnp.int32),
     )
 
+    caps = jnp.asarray(spec.caps, jnp.int32)
+    authors_cascade = authors and name not in ("uniform", "naive")
+
+    def level(s):
+        """Level l for an arm arriving there (valid): sample it, charge its pulls, crown it if
+        it wins, and promote the level's king to l + 1 when the level's arrival cap is reached
+        (that king is the arm arriving at level l + 1)."""
+        l, arm, valid, king, est, count, regret, pulls = s
+        n = b[l]
+        x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
+        empty = king[l] < 0
+        king_l = jnp.maximum(king[l], 0)
+        capped = caps[l] != NO_CAP
+        # Authors' promotion duel (upper capped levels): the arrival that finds the level full is
+        # compared with a fresh sample of the king, both pulls charged at their own means and
+        # neither counted against T.
+        duel = jnp.zeros((), bool)
+        if authors:
+            duel = (l > 0) & capped & valid & ~empty & (count[l] + 1 >= caps[l])
+        charged = mu[arm]
+        if authors_cascade:
+            charged = jnp.where(empty | duel, mu[arm], mu[king_l])
+        regret = regret + jnp.where(valid, n * (best - charged), 0.0)
+        counted = valid
+        if authors:
+            counted = jnp.where(l > 0, valid & ~empty & ~duel, valid)
+        pulls = pulls + jnp.where(counted, n, 0.0)
+        wins = empty | (x > est[l])
+        new_est = x
+        if authors:
+            x_king = sample_mean(
+                _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
+            )
+            regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
+            if name == "uniform":
+                # stored_reward starts at 0 and is never set for the first arm.
+                x = jnp.where(empty, 0.0, x)
+                wins = empty | (x > est[l])
+                new_est = x
+            if authors_cascade:
+                # a level-0 king's threshold is never lowered by a crowning
+                new_est = jnp.where((l == 0) & empty, jnp.maximum(x, est[l]), x)
+            wins = jnp.where(duel, x > x_king, wins)
+        take = valid & wins
+        king = king.at[l].set(jnp.where(take, arm, king[l]))
+        est = est.at[l].set(jnp.where(take, new_est, est[l]))
+        count = count.at[l].add(valid.astype(jnp.int32))
+        promote = valid & capped & (count[l] >= caps[l])
+        arm = jnp.where(promote, king[l], arm)
+        king = king.at[l].set(jnp.where(promote, -1, king[l]))
+        count = count.at[l].set(jnp.where(promote, 0, count[l]))
+        # (authors: a level-0 king's estimate is not reset when the level is cleared)
+        reset = promote & (l > 0) if authors else promote
+        est = est.at[l].set(jnp.where(reset, neg_inf, est[l]))
+        return l + 1, arm, promote, king, est, count, regret, pulls
+
     def step(c: Carry, i):
         # Authors stop reading once counted pulls reach T; corrected: also stop before a level-0
         # batch that would overrun the budget.
@@ -222,57 +278,12 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             stop = c.pulls + b[0] > T
         done = c.done | stop
         valid, arm = ~done, i
-        king, est, count, regret, pulls = c.king, c.est, c.count, c.regret, c.pulls
-        for l in range(L):
-            n = b[l]
-            x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
-            empty = king[l] < 0
-            king_l = jnp.maximum(king[l], 0)
-            # Authors' promotion duel (upper levels): the arrival that finds the level full is
-            # compared with a fresh sample of the king, both pulls charged at their own means and
-            # neither counted against T.
-            has_duel = authors and l > 0 and spec.caps[l] != NO_CAP
-            duel = jnp.zeros((), bool)
-            if has_duel:
-                duel = valid & ~empty & (count[l] + 1 >= spec.caps[l])
-            charged = mu[arm]
-            if authors and name not in ("uniform", "naive"):
-                charged = jnp.where(empty | duel, mu[arm], mu[king_l])
-            regret = regret + jnp.where(valid, n * (best - charged), 0.0)
-            counted = valid
-            if authors and l > 0:
-                counted = valid & ~empty & ~duel
-            pulls = pulls + jnp.where(counted, n, 0.0)
-            if has_duel:
-                x_king = sample_mean(
-                    _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
-                )
-                regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
-            if authors and name == "uniform":
-                # stored_reward starts at 0 and is never set for the first arm.
-                x = jnp.where(empty, 0.0, x)
-            if authors and l == 0 and name not in ("uniform", "naive"):
-                wins = empty | (x > est[l])
-                new_est = jnp.where(empty, jnp.maximum(x, est[l]), x)
-            else:
-                wins = empty | (x > est[l])
-                new_est = x
-            if has_duel:
-                wins = jnp.where(duel, x > x_king, wins)
-            take = valid & wins
-            king = king.at[l].set(jnp.where(take, arm, king[l]))
-            est = est.at[l].set(jnp.where(take, new_est, est[l]))
-            count = count.at[l].add(valid.astype(jnp.int32))
-            cap = spec.caps[l]
-            if cap == NO_CAP:
-                break
-            promote = valid & (count[l] >= cap)
-            arm = jnp.where(promote, king[l], arm)
-            king = king.at[l].set(jnp.where(promote, -1, king[l]))
-            count = count.at[l].set(jnp.where(promote, 0, count[l]))
-            if not authors or l > 0:
-                est = est.at[l].set(jnp.where(promote, neg_inf, est[l]))
-            valid = promote
+        # The levels as one traced loop (one copy of the binomial sampler in the program, not L)
+        # that stops at the first level the arm is not promoted past: the levels it skips would
+        # change nothing (every update there is masked by `valid`).
+        lv = (jnp.zeros((), jnp.int32), arm, valid, c.king, c.est, c.count, c.regret, c.pulls)
+        lv = lax.while_loop(lambda s: (s[0] < L) & s[2], level, lv)
+        _, _, _, king, est, count, regret, pulls = lv
         memory = jnp.sum(king >= 0).astype(jnp.int32)
         new = Carry(
             king=king,
