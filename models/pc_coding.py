@@ -49,7 +49,8 @@ class Stepper:
                 return {"x": st["x"].at[:, i].set(xi), "known": st["known"].at[:, i].set(True)}
 
         elif scheme == "cached":
-            self.state0 = pc.cached_init(params, tree, batch)
+            # (jitted: op by op, every level's gathers and updates compile one by one)
+            self.state0 = jax.jit(lambda p: pc.cached_init(p, tree, batch))(params)
 
             def logpmf(params, st, t):
                 return pc.cached_logpmf(params, tree, st, order[t]), st
