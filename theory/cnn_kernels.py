@@ -29,7 +29,6 @@ half the digits in float32, which is exactly where the spectrum's asymptotics li
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -62,12 +61,6 @@ def cnn_kernels(x, y, filters):
     Use `kernels.cnn_gram.cnn_gram` for large n (row-blocked, or one fused Pallas tile per block).
     """
     filters = check_filters(x.shape[-1], filters)
-    return _cnn_kernels(x, y, tuple(filters))
-
-
-# (jitted: op by op, every primitive compiles on its own for every shape, ~20 programs a call)
-@partial(jax.jit, static_argnums=2)
-def _cnn_kernels(x, y, filters):
     return tree_from_cosines(patch_cosines(x, y, filters[0]), filters)
 
 
@@ -85,11 +78,6 @@ def fc_kernels(x, y, depth: int):
     Same parameterisation as the CNN: K_1 = cos(x, y), `depth` ReLU steps (the last one is the
     readout's), NTK diagonal depth + 1. On product-of-spheres inputs |x| = sqrt(d / s_1) for all x.
     """
-    return _fc_kernels(x, y, int(depth))
-
-
-@partial(jax.jit, static_argnums=2)
-def _fc_kernels(x, y, depth: int):
     xn = x / jnp.linalg.norm(x, axis=-1, keepdims=True)
     yn = y / jnp.linalg.norm(y, axis=-1, keepdims=True)
     k = theta = xn @ yn.T
@@ -112,6 +100,5 @@ def nt_cnn_kernels(x, filters):
         layers += [st.Conv(1, (s,), strides=(s,), padding="VALID", W_std=w), st.Relu()]
     layers += [st.Flatten(), st.Dense(1, W_std=math.sqrt(2.0))]
     _, _, kernel_fn = st.serial(*layers)
-    # jitted as neural-tangents advises (eager, its ~120 ops compile one by one per shape)
-    k = jax.jit(kernel_fn, static_argnames="get")(x[:, :, None], None, get=("nngp", "ntk"))
+    k = kernel_fn(x[:, :, None], None, ("nngp", "ntk"))
     return np.asarray(k.nngp), np.asarray(k.ntk)

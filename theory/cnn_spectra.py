@@ -42,7 +42,6 @@ Closed forms implemented here (each with the finite-sample estimator it is teste
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -120,17 +119,11 @@ def torus_spectrum(filters, n_grid: int, kind: str):
     """
     filters = tuple(int(s) for s in filters)
     _check_torus(filters, kind)
-    with jax.enable_x64(True):
-        return np.asarray(_torus_coefficients(filters, n_grid, kind))
-
-
-# (jitted: op by op, the tree's ~60 primitives compile one by one for every grid shape)
-@partial(jax.jit, static_argnums=(0, 1, 2))
-def _torus_coefficients(filters, n_grid: int, kind: str):
     n_patches = math.prod(filters[1:])
-    k, t = tree.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
-    grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
-    return jnp.fft.fftn(grid).real / grid.size
+    with jax.enable_x64(True):
+        k, t = tree.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
+        grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
+        return np.asarray(jnp.fft.fftn(grid).real / grid.size)
 
 
 def torus_eigenvalues_at(filters, n_grid: int, kind: str, targets):
