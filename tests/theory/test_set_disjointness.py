@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests._asserts import sampled_grid
 from theory import set_disjointness as SD
 
 PAPER = "arora2024_jrt"  # the paper this module's time is charged to (conftest)
@@ -21,8 +22,14 @@ def binom_tol(p, n, k=4.0):
     return k * np.sqrt(max(p * (1 - p), 1.0 / n) / n)
 
 
-@pytest.mark.parametrize("split", ["random", "fixed"])
-@pytest.mark.parametrize(("a", "b"), [(1, 2), (4, 16), (16, 4), (7, 7)])
+# Grids sampled (tests._asserts.sampled_grid): every split / algorithm in the fast suite, the
+# rest of each grid under `slow`; each case is its own compile of the stream scans (~4 s cold).
+@pytest.mark.parametrize(
+    ("split", "a", "b"),
+    sampled_grid(
+        [(s, *ab) for s in ("random", "fixed") for ab in ((1, 2), (4, 16), (16, 4), (7, 7))], 3
+    ),
+)
 def test_generator_is_algorithm_1(split, a, b):
     bt = jax.device_get(SD.sd_batch(jax.random.key(0), 200, a, b, V, split=split))
     toks = bt["tokens"]
@@ -73,7 +80,9 @@ def test_bad_sizes_are_clear_errors():
         SD.sd_batch(jax.random.key(0), 4, 3, 30, 64)
 
 
-@pytest.mark.parametrize(("a", "b"), [(1, 5), (4, 16), (16, 4), (9, 9), (30, 2)])
+@pytest.mark.parametrize(
+    ("a", "b"), sampled_grid([(1, 5), (4, 16), (16, 4), (9, 9), (30, 2)], 2, cover=None)
+)
 def test_exact_algorithms_memory(a, b):
     bt = SD.sd_batch(jax.random.key(3), 300, a, b, V)
     big = 10**6
@@ -88,8 +97,17 @@ def test_exact_algorithms_memory(a, b):
     assert set(np.asarray(peak)) == {min(a, b)}
 
 
-@pytest.mark.parametrize("alg", [SD.Stream.ONE_PASS, SD.Stream.JRT])
-@pytest.mark.parametrize(("a", "b", "m"), [(8, 24, 3), (24, 8, 3), (16, 16, 5), (12, 6, 1)])
+@pytest.mark.parametrize(
+    ("alg", "a", "b", "m"),
+    sampled_grid(
+        [
+            (alg, *c)
+            for alg in (SD.Stream.ONE_PASS, SD.Stream.JRT)
+            for c in ((8, 24, 3), (24, 8, 3), (16, 16, 5), (12, 6, 1))
+        ],
+        3,
+    ),
+)
 def test_budgeted_accuracy_matches_closed_form(alg, a, b, m):
     n = 4000
     bt = SD.sd_batch(jax.random.key(5), n, a, b, V)
@@ -115,7 +133,8 @@ def test_lower_bounds():
 
 
 @pytest.mark.parametrize(
-    ("s", "l", "f"), [(16, 64, 256), (64, 16, 256), (64, 64, 1024), (128, 8, 2048)]
+    ("s", "l", "f"),
+    sampled_grid([(16, 64, 256), (64, 16, 256), (64, 64, 1024), (128, 8, 2048)], 2, cover=None),
 )
 def test_rf_memory_matches_gaussian_closed_form(s, l, f):
     """Large f (f >= 4 s): the CLT regime of the closed form. At small f the scores are
