@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import time
@@ -146,5 +147,18 @@ def pytest_terminal_summary(terminalreporter, config):
     for paper, t in sorted(per_paper.items(), key=lambda kv: -kv[1]):
         tr.write_line(f"  {paper:<32} {t:7.1f} s")
     tr.write_line("slowest tests:")
-    for nodeid, t in sorted(_TIMES.items(), key=lambda kv: -kv[1])[:12]:
+    ranked = sorted(_TIMES.items(), key=lambda kv: -kv[1])
+    for nodeid, t in ranked[:12]:
         tr.write_line(f"  {t:7.1f} s  {nodeid}")
+    # every test's time, for finding what to speed up (TEST_TIMES_FILE; git-ignored default)
+    out = pathlib.Path(os.environ.get("TEST_TIMES_FILE", ROOT / ".test_times.json"))
+    try:
+        out.write_text(json.dumps({
+            "wall_s": round(wall, 1),
+            "per_paper_s": {p: round(t, 1) for p, t in per_paper.items()},
+            "tests": [{"id": n, "s": round(t, 2), "paper": _PAPERS.get(n, "shared")}
+                      for n, t in ranked],
+        }, indent=1))  # fmt: skip
+        tr.write_line(f"every test's time: {out}")
+    except OSError as e:  # a read-only checkout still gets the summary above
+        tr.write_line(f"(could not write {out}: {e})")
