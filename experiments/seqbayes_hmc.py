@@ -6,8 +6,8 @@ propagated as the next task's prior through a fitted density fail to prevent for
 Sec. 4 (misspecification forgets under exact inference), Sec. 5 (task imbalance forgets).
 
 Commands:
-    python -m experiments.seqbayes_hmc                  # quick, ~2 min
-    python -m experiments.seqbayes_hmc --preset full    # the cited run
+    python -m experiments.seqbayes_hmc                  # quick, ~4 min on 2 cores
+    python -m experiments.seqbayes_hmc --preset full    # the cited run, ~64 min on 2 cores
 
 What runs:
 - Exact cases (theory.sequential_bayes, float64): conjugate linear regression task by task vs
@@ -59,7 +59,7 @@ from theory import sequential_bayes as SB
 from theory import stats
 
 PAPER = "kessler2023_seqbayes"
-CITED_PRESET = "quick"  # the full run (~1.5 h+ here) was stopped unfinished; see the paper file
+CITED_PRESET = "full"
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 ARXIV = "arXiv:2301.01828"
 STREAM_DATA, STREAM_INIT, STREAM_MCMC, STREAM_FIT, STREAM_EXACT = 1, 2, 3, 4, 5
@@ -179,7 +179,7 @@ PRESETS = {
         max_tree_depth=5, k_max=4, imb_bnn_n1=(2, 20, 80), hmc_fixed_samples=200, seeds=2,
     ),
     # 4 chains (R-hat's usual minimum), 250 + 250 iterations at tree depth 6 (every quick-preset
-    # run saturated depth 5), 4 seeds: ~1.2 h alone on 2 cores
+    # run saturated depth 5), 4 seeds: 3821 s on 2 cores (2026-12-03)
     "full": Config(warmup=250, samples=250, seeds=4),
 }  # fmt: skip
 

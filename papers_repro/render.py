@@ -111,10 +111,26 @@ def claims_table(results: dict) -> str:
         lines += [
             "",
             "Timing (wall clock, this run; not a function of the seed): "
-            + ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(timing.items()))
+            + ", ".join(f"{k} = {_timing(v)}" for k, v in sorted(timing.items()))
             + ".",
         ]
     return "\n".join(lines)
+
+
+def _timing(v) -> str:
+    """A timing entry, compact: numbers to 4 digits, long lists of numbers (per-call seconds) as
+    their count, total and median (the values themselves stay in results.json)."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_timing(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        nums = all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        if nums and len(v) > 16:
+            srt = sorted(v)
+            mid = len(srt) // 2
+            median = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
+            return f"{len(v)} values (total {sum(v):.4g}, median {median:.4g})"
+        return "[" + ", ".join(_timing(x) for x in v) + "]"
+    return fmt(v)
 
 
 def _counts_header(first: str) -> list[str]:
