@@ -352,14 +352,12 @@ def _fit(method: str, draws, cfg: Config, seed: int, task: int):
 
 class _Samplers:
     def __init__(self, cfg: Config, mlp):
-        self.seconds: dict[str, list[float]] = {}
+        self.seconds: dict[str, list[float]] = {"task": [], "joint": []}
         kw = dict(chains=cfg.chains, warmup=cfg.warmup, samples=cfg.samples,
                   max_tree_depth=cfg.max_tree_depth, shard=cfg.shard_chains)  # fmt: skip
-        self.task = _Timed(hmc.Sampler(mlp, kind="nuts", **kw), self.seconds.setdefault("task", []))
+        self.task = _Timed(hmc.Sampler(mlp, kind="nuts", **kw), self.seconds["task"])
         # its own shapes (all tasks' data)
-        self.joint = _Timed(
-            hmc.Sampler(mlp, kind="nuts", **kw), self.seconds.setdefault("joint", [])
-        )
+        self.joint = _Timed(hmc.Sampler(mlp, kind="nuts", **kw), self.seconds["joint"])
 
 
 class _Timed:

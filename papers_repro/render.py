@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import statistics
 import sys
 import time
 
@@ -125,10 +126,7 @@ def _timing(v) -> str:
     if isinstance(v, list):
         nums = all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
         if nums and len(v) > 16:
-            srt = sorted(v)
-            mid = len(srt) // 2
-            median = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
-            return f"{len(v)} values (total {sum(v):.4g}, median {median:.4g})"
+            return f"{len(v)} values (total {sum(v):.4g}, median {statistics.median(v):.4g})"
         return "[" + ", ".join(_timing(x) for x in v) + "]"
     return fmt(v)
 

@@ -215,6 +215,8 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
 
     caps = jnp.asarray(spec.caps, jnp.int32)
     authors_cascade = authors and name not in ("uniform", "naive")
+    # the authors' promotion duel needs a capped upper level (none in uniform / naive)
+    duels = authors and any(c != NO_CAP for c in spec.caps[1:])
 
     def level(s):
         """Level l for an arm arriving there (valid): sample it, charge its pulls, crown it if
@@ -224,13 +226,16 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         n = b[l]
         x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
         empty = king[l] < 0
+        if authors and name == "uniform":
+            # stored_reward starts at 0 and is never set for the first arm.
+            x = jnp.where(empty, 0.0, x)
         king_l = jnp.maximum(king[l], 0)
         capped = caps[l] != NO_CAP
         # Authors' promotion duel (upper capped levels): the arrival that finds the level full is
         # compared with a fresh sample of the king, both pulls charged at their own means and
         # neither counted against T.
         duel = jnp.zeros((), bool)
-        if authors:
+        if duels:
             duel = (l > 0) & capped & valid & ~empty & (count[l] + 1 >= caps[l])
         charged = mu[arm]
         if authors_cascade:
@@ -242,19 +247,14 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         pulls = pulls + jnp.where(counted, n, 0.0)
         wins = empty | (x > est[l])
         new_est = x
-        if authors:
+        if authors_cascade:
+            # a level-0 king's threshold is never lowered by a crowning
+            new_est = jnp.where((l == 0) & empty, jnp.maximum(x, est[l]), x)
+        if duels:
             x_king = sample_mean(
                 _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
             )
             regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
-            if name == "uniform":
-                # stored_reward starts at 0 and is never set for the first arm.
-                x = jnp.where(empty, 0.0, x)
-                wins = empty | (x > est[l])
-                new_est = x
-            if authors_cascade:
-                # a level-0 king's threshold is never lowered by a crowning
-                new_est = jnp.where((l == 0) & empty, jnp.maximum(x, est[l]), x)
             wins = jnp.where(duel, x > x_king, wins)
         take = valid & wins
         king = king.at[l].set(jnp.where(take, arm, king[l]))
