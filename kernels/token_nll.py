@@ -28,7 +28,9 @@ from kernels._dispatch import resolve
 
 def _check(h, w, t):
     if h.ndim != 2 or w.ndim != 2 or t.ndim != 1:
-        raise ValueError(f"token_nll needs h (N, D), w (V, D), t (N,); got {h.shape}, {w.shape}, {t.shape}")
+        raise ValueError(
+            f"token_nll needs h (N, D), w (V, D), t (N,); got {h.shape}, {w.shape}, {t.shape}"
+        )
     if h.shape[1] != w.shape[1] or h.shape[0] != t.shape[0]:
         raise ValueError(f"token_nll shapes disagree: h {h.shape}, w {w.shape}, t {t.shape}")
 

@@ -46,9 +46,19 @@ def init_seeds(init_fn: Callable[[jax.Array], Any], keys: jax.Array):
     return jax.vmap(init_fn)(keys)
 
 
-def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
-    """The jitted update of every seed: (params, opt_state, batch) -> (params, opt_state, loss)."""
+_STEPS: dict = {}
 
+
+def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
+    """The jitted update of every seed: (params, opt_state, batch) -> (params, opt_state, loss).
+    One per (loss_fn, optimizer) pair of objects, so that training in several `train` calls (an
+    evaluation between epochs) compiles the step once."""
+    if (loss_fn, optimizer) not in _STEPS:
+        _STEPS[(loss_fn, optimizer)] = _make_step(loss_fn, optimizer)
+    return _STEPS[(loss_fn, optimizer)]
+
+
+def _make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
     def one(p, s, batch):
         loss, g = jax.value_and_grad(loss_fn)(p, batch)
         upd, s = optimizer.update(g, s, p)

@@ -189,3 +189,17 @@ def mean_interval(x, *, level: float = 0.99) -> tuple[float, float, float]:
     m, se = mean_se(x)
     half = float(st.t.ppf(0.5 + level / 2, x.size - 1) * se)
     return m, m - half, m + half
+
+
+def proportion_interval(k: int, n: int, *, level: float = 0.99) -> tuple[float, float, float]:
+    """(k/n, lo, hi): the Clopper-Pearson (exact binomial) interval at `level` for a proportion
+    of k successes in n independent trials. Unlike a t-interval over 0/1 values it keeps its
+    coverage at the boundary (k = n gives [(alpha/2)^(1/n), 1], not a zero-width interval)."""
+    from scipy import stats as st
+
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"proportion_interval needs 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(st.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(st.beta.ppf(1 - a / 2, k + 1, n - k))
+    return k / n, lo, hi

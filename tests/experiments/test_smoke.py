@@ -101,7 +101,10 @@ def _differences(a, b, path="", rtol=0.0):
 # (a float32 sum of <= 1e3 terms in another order differs by at most ~1e3 ulp = 1e-4 relative),
 # claims by id, status and measured value, not by evidence text (which quotes rounding-level
 # numbers such as the float32 max |dp| between two exact schemes).
-CROSS_DEVICE_RTOL = {"pc_compression": 1e-4, "jrt_training": 1e-4}
+# fewshot_retention: on 4 devices XLA partitions the (replicated) training step and the sharded
+# evaluation differently, so losses and NLLs move in the last float32 bit (seen: 6.0561614 vs
+# 6.0561609); the integer outcomes (2-AFC correctness, greedy tokens) stay identical.
+CROSS_DEVICE_RTOL = {"pc_compression": 1e-4, "jrt_training": 1e-4, "fewshot_retention": 1e-4}
 # Quantities that are discontinuous in the last bits of a float: the authors' pmf quantiser
 # overflows a 16-bit frequency exactly when a rounded pmf lands on a boundary, so the count over
 # 128 pmfs moves (58 vs 62 seen) when the EM parameters move by an ulp.

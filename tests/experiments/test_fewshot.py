@@ -1,0 +1,72 @@
+"""fewshot_retention: bad input refused before any work; the probe schedule; the study set's
+construction (the smoke preset runs end to end in test_smoke)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments import fewshot_retention as fs
+
+PAPER = "orhan2023_fewshot"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (["n_study=0"], "n_study must be in 2..1e5 (an empty or one-sentence study set"),
+        (["n_study=1"], "n_study must be in 2..1e5"),
+        (["max_tokens=60", "context=48"], "a sentence of max_tokens=60 does not fit the context"),
+        (["conditions=seen_vs_novel,foo"], "unknown condition 'foo'"),
+        (["conditions=seen_vs_paraphrase"], "is not run here (expt2: needs a paraphraser"),
+        (["lrs=nan"], "lrs must be finite"),
+        (["lrs=-0.001"], "lrs must be learning rates in (0, 1)"),
+        (["retention_lr=inf"], "retention_lr must be finite"),
+        (["retention_lr=2"], "retention_lr must be in (0, 1)"),
+        (["batch_sizes=0"], "batch_sizes must be in 1..n_study"),
+        (["exposures=0"], "exposures must be in 1..10"),
+        (["sizes=30,1"], "d_model 30 is not a multiple of n_heads 2"),
+        (["retention_cell=0.5,4"], "retention_cell (lr, batch size) must be a cell"),
+        (["heldout_frac=1.5"], "heldout_frac must be in (0, 1)"),
+        (["eval_chunk=100000"], "eval_chunk must be in 1..4096"),
+        (["sizes=4096,64", "eval_chunk=4096", "vocab_size=65536"], "too large: fewshot_retention"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
+    out = tmp_path / "out"
+    argv = ["--preset", "smoke", *[a for s in settings for a in ("--set", s)]]
+    assert fs.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert err[0].startswith("fewshot_retention: error:")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_too_small_a_pool_is_refused_with_the_counts():
+    cfg = fs.Config(n_study=5000, splits=4, sizes=((16, 1),), n_heads=2, lrs=(1e-3,),
+                    batch_sizes=(4,), retention_cell=(1e-3, 4))  # fmt: skip
+    with pytest.raises(ValueError, match=r"the held-out pool has \d+ sentences of 12..40 tokens"):
+        fs.build_data(cfg)
+
+
+def test_retention_schedule_is_the_papers():
+    assert fs.retention_schedule(10) == list(range(11))
+    s = fs.retention_schedule(1000)
+    assert s[:11] == list(range(11)) and s[11:20] == list(range(20, 101, 10))
+    assert s[20:] == list(range(200, 1001, 100))
+    assert fs.retention_schedule(3) == [0, 1, 2, 3]
+
+
+def test_study_sets_are_disjoint_and_materials_matched():
+    cfg = fs.PRESETS["smoke"]
+    data = fs.build_data(cfg)
+    a = data["arrays"]
+    seen = {tuple(r) for r in a["natural"].reshape(-1, cfg.context)}
+    novel = {tuple(r) for r in a["novel"].reshape(-1, cfg.context)}
+    assert len(seen) == cfg.splits * cfg.n_study and not seen & novel
+    # every sequence starts with BOS; natural sentences fit untruncated
+    for m in a.values():
+        assert (m[..., 0] == 1).all()
+    n_tok = (a["natural"][..., 1:] != 0).sum(-1)
+    assert n_tok.min() >= cfg.min_tokens and n_tok.max() <= cfg.max_tokens
+    assert np.array_equal(a["natural"].shape, a["gibberish"].shape)
