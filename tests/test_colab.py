@@ -24,6 +24,7 @@ SCRIPTS = sorted((ROOT / "colab").glob("*.py"))
 RUNS_SMOKE_PRESET = {
     "pc_compression": "pc_compression",
     "streaming_bandits": "streaming_bandit_regret",
+    "fewshot_retention": "fewshot_retention",
 }
 # Each quick path's time (s) in one cold `make test` here (2026-12-02; a Jupyter kernel's start,
 # imports, the run and its figures). Allowance: tests._asserts.allowance_s.

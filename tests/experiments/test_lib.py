@@ -249,6 +249,7 @@ TOO_LARGE = {
     "bench_linear_attention": ["batch=1000000000000"],
     "cnn_learning_curves": ["dim_sizes=32,64,1000000000000"],
     "cnn_ntk_spectrum": ["check_n=1000000000000"],
+    "fewshot_retention": ["sizes=4096,64", "eval_chunk=4096", "vocab_size=65536"],
     "jrt_training": ["vocab=1000000000000"],
     "mecb_coupling": ["mecb_size=256", "mecb_instances=1000000"],
     "pc_compression": ["n_latent=1000000000000"],
