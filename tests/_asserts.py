@@ -75,3 +75,14 @@ def sampled_grid(cases, k: int, *, cover: int | None = 0, seed: int = 0):
 # (x1.2-1.4 between two runs here): allowance = 2 x measured (>= 1.28 x 1.4).
 def allowance_s(measured_s: float) -> float:
     return 2.0 * measured_s
+
+
+def assert_refused(main, name: str, argv: list[str], message: str, tmp_path, capsys) -> None:
+    """`main([*argv, "--out", tmp_path/"out"])` is bad input: exit 2, one stderr line
+    "<name>: error: ..." containing `message`, and nothing written under tmp_path."""
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert err[0].startswith(f"{name}: error:")
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ import pytest
 
 from experiments import fewshot_retention as fs
 from experiments._lib.config import UsageError
+from tests._asserts import assert_refused
 
 PAPER = "orhan2023_fewshot"
 
@@ -35,13 +36,8 @@ PAPER = "orhan2023_fewshot"
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
-    out = tmp_path / "out"
     argv = ["--preset", "smoke", *[a for s in settings for a in ("--set", s)]]
-    assert fs.main([*argv, "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
-    assert err[0].startswith("fewshot_retention: error:")
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert_refused(fs.main, "fewshot_retention", argv, message, tmp_path, capsys)
 
 
 def test_too_small_a_pool_is_refused_with_the_counts():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from experiments import rich_lazy_lowrank as rl
+from tests._asserts import assert_refused
 
 PAPER = "liu2024_rich_lazy"  # the paper this module's time is charged to (conftest)
 
@@ -30,13 +31,8 @@ PAPER = "liu2024_rich_lazy"  # the paper this module's time is charged to (conft
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
-    out = tmp_path / "out"
-    argv = [a for s in settings for a in ("--set", s)]
-    assert rl.main([*argv, "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
-    assert err[0].startswith("rich_lazy_lowrank: error:")
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    argv = [*[a for s in settings for a in ("--set", s)]]
+    assert_refused(rl.main, "rich_lazy_lowrank", argv, message, tmp_path, capsys)
 
 
 def test_memory_estimate_grows_with_the_kernel_batch():

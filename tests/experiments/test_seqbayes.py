@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from experiments import seqbayes_hmc as sb
+from tests._asserts import assert_refused
 
 PAPER = "kessler2023_seqbayes"
 
@@ -32,13 +33,8 @@ PAPER = "kessler2023_seqbayes"
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, settings, message):
-    out = tmp_path / "out"
     argv = ["--preset", "smoke", *[a for s in settings for a in ("--set", s)]]
-    assert sb.main([*argv, "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
-    assert err[0].startswith("seqbayes_hmc: error:")
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert_refused(sb.main, "seqbayes_hmc", argv, message, tmp_path, capsys)
 
 
 def test_toy_tasks_have_the_authors_blobs_and_fixed_shapes():
