@@ -70,14 +70,29 @@ def _round_up(n: int, k: int) -> int:
     return -(-n // k) * k
 
 
+def _pow2(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
 @functools.partial(jax.jit, static_argnames=("block_n", "block_v", "interpret"))
 def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpret: bool = False):
     """The fused kernel: a grid over row blocks of `block_n`; each streams the vocabulary in
-    chunks of `block_v` (rows, vocabulary and width padded to the blocks; padding is masked)."""
+    chunks of `block_v` (powers of two; rows, vocabulary and width padded; padding is masked)."""
+    if block_n & (block_n - 1) or block_v & (block_v - 1) or min(block_n, block_v) < 16:
+        raise ValueError(
+            f"block_n and block_v must be powers of two >= 16, got {block_n}, {block_v}"
+        )
     _check(h, w, t)
     n, d = h.shape
     v = w.shape[0]
-    n_pad, v_pad, d_pad = _round_up(n, block_n), _round_up(v, block_v), _round_up(d, 16)
+    # Triton (the compiled GPU path) needs power-of-two block shapes >= 16: there the vocabulary
+    # and width are padded to powers of two (the whole table is one block, streamed in block_v
+    # chunks); interpreted (CPU) they are padded to the blocks only, as the committed runs were.
+    n_pad = _round_up(n, block_n)
+    if interpret:
+        v_pad, d_pad = _round_up(v, block_v), _round_up(d, 16)
+    else:
+        v_pad, d_pad = _pow2(max(v, block_v)), _pow2(max(d, 16))
     hp = jnp.pad(h, ((0, n_pad - n), (0, d_pad - d)))
     wp = jnp.pad(w, ((0, v_pad - v), (0, d_pad - d)))
     tp = jnp.pad(t.astype(jnp.int32), (0, n_pad - n))

@@ -56,6 +56,9 @@ def test_token_nll_matches_float64(shape, dtype, implementation, key):
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="shapes disagree"):
         TN.token_nll_reference(jnp.zeros((2, 3)), jnp.zeros((5, 4)), jnp.zeros((2,), jnp.int32))
+    with pytest.raises(ValueError, match="powers of two >= 16"):
+        TN.token_nll_pallas(jnp.zeros((2, 3)), jnp.zeros((5, 3)), jnp.zeros((2,), jnp.int32),
+                            block_v=100, interpret=True)  # fmt: skip
     with pytest.raises(ValueError, match="needs h"):
         TN.token_nll_pallas(jnp.zeros((3,)), jnp.zeros((5, 3)), jnp.zeros((2,), jnp.int32))
 
