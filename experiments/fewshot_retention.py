@@ -879,7 +879,9 @@ def check_claims(results: dict) -> list[dict]:
                 f"seen vs novel: recognition after {exp_max} exposures above after 1",
                 f"{ARXIV}, recognition experiments (accuracy against exposures)",
                 diff,
-                f"{_size_name(big)}, lr {lr:g}, batch {bs}",
+                f"{_size_name(big)}, lr {lr:g}, batch {bs}; the author's files (expt1): GPT-2 "
+                f"124M {_author_acc(author, 'seen_vs_novel', 'gpt2', 1):.3f} -> "
+                f"{_author_acc(author, 'seen_vs_novel', 'gpt2', 3):.3f} after 1 -> 3 exposures",
                 decide_tie="both at ceiling or tied: a harder condition or a smaller learning rate "
                 "leaves room to rise",
             )
@@ -896,7 +898,9 @@ def check_claims(results: dict) -> list[dict]:
                     f"{cond}: after one exposure the larger model recognises better",
                     f"{ARXIV}, recognition experiments across model sizes",
                     diff,
-                    f"{_size_name(big)} vs {_size_name(small)}, each at its best cell",
+                    f"{_size_name(big)} vs {_size_name(small)}, each at its best cell; the "
+                    f"author's files: GPT-J {_author_acc(author, cond, 'gpt_j', 1):.3f} vs GPT-2 "
+                    f"124M {_author_acc(author, cond, 'gpt2', 1):.3f}",
                     decide_tie="a condition off the ceiling, or more items",
                 )
             )
