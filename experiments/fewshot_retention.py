@@ -708,6 +708,7 @@ def _author_acc(a: dict, cond: str, model: str, shot: int) -> float:
 
 NEAR_PERFECT = 0.95  # "near perfect": at most 1 error in 20 (the band's lower edge)
 CHANCE = 0.5
+LEARNT = 0.1  # a recall gain (continuation ROUGE-L) below this leaves nothing to forget
 
 
 def _cells(size: dict, cond: str):
@@ -754,11 +755,17 @@ def _paired(diff) -> tuple[float, float, float]:
     return stats.mean_interval(d, level=0.99)
 
 
-def _beats(id_, text, where, diff, evidence, *, decide_tie: str, source=C.PAPER) -> dict:
+def _beats(
+    id_, text, where, diff, evidence, *, decide_tie: str, source=C.PAPER, regime: str = ""
+) -> dict:
     """ "A beats B": the 99% t-interval of paired differences above 0 (reproduced), below 0 (not
-    reproduced), else inconclusive. All-equal differences (both at a ceiling) are inconclusive."""
+    reproduced), else inconclusive. All-equal differences (both at a ceiling) are inconclusive,
+    and so is every outcome when `regime` says why this run cannot show the effect."""
     m, lo, hi = _paired(diff)
-    if lo > 0:
+    if regime:
+        status = C.INCONCLUSIVE
+        evidence = f"wrong regime: {regime}; {evidence}"
+    elif lo > 0:
         status = C.REPRODUCED
     elif hi < 0:
         status = C.NOT_REPRODUCED
@@ -805,13 +812,13 @@ def _size_name(s) -> str:
     return f"d={s['d_model']} L={s['n_layers']}"
 
 
-def _robustness_row(a0, aend, c0, cend, step) -> dict:
+def _robustness_row(a0, aend, c0, cend, step, gain: float) -> dict:
     """Recognition's kept share of its above-chance margin, (acc_end - 0.5) / (acc_0 - 0.5),
     minus recall's kept share of the continuation's ROUGE-L (its floor is 0: nothing of the
     continuation is in the prompt), with a 99% bootstrap interval over items. Inconclusive when
-    either margin is too small at the start to lose (< 0.05): nothing to retain."""
+    recognition starts < 0.05 above chance or study added < LEARNT to recall: nothing to lose."""
     keep = lambda a, b, base: (b.mean() - base) / (a.mean() - base)  # noqa: E731
-    start_ok = a0.mean() - CHANCE >= 0.05 and c0.mean() >= 0.05
+    start_ok = a0.mean() - CHANCE >= 0.05 and gain >= LEARNT
     diff, lo, hi = float("nan"), float("nan"), float("nan")
     if start_ok:
         diff = keep(a0, aend, CHANCE) - keep(c0, cend, 0.0)
@@ -831,6 +838,7 @@ def _robustness_row(a0, aend, c0, cend, step) -> dict:
         diff if start_ok else None,
         "99% bootstrap interval (items) of the difference of kept shares above 0",
         None,
+        f"study's recall gain {gain:+.3f}; "
         f"at step 0: recognition {a0.mean():.3f}, continuation ROUGE-L {c0.mean():.3f}; at step "
         f"{step}: {aend.mean():.3f}, {cend.mean():.3f}; interval [{lo:.3f}, {hi:.3f}]",
         kind=C.CLAIM,
@@ -1015,6 +1023,21 @@ def check_claims(results: dict) -> list[dict]:
         end = len(steps) - 1
         items = lambda i, k: np.concatenate([p[k] for p in rec["probes"][i]])  # noqa: E731
         r0, r10, rend = (items(i, "rouge_items") for i in (0, i10, end))
+        # What study added to recall before retention starts: the continuation's ROUGE-L at
+        # retention step 0 minus the same cell's before study. Forgetting can only show on a
+        # gain; below LEARNT (5 SE of a 200-item mean of ROUGE-L, sd ~0.1) there is none.
+        lr_r, bs_r = results["config"]["retention_cell"]
+        cell = big["study"][f"natural/bs{int(bs_r)}"]["runs"]
+        pre = np.concatenate([r["probes"][0]["rouge_cont_items"] for r in cell if r["lr"] == lr_r])
+        gain = float(items(0, "rouge_cont_items").mean() - pre.mean())
+        regime = (
+            ""
+            if gain >= LEARNT
+            else f"study raised the continuation's ROUGE-L by only {gain:+.3f} (< {LEARNT}): "
+            "no recall to forget"
+        )
+        decide_gain = "a study cell whose recall rises well above its pre-study level (a larger "
+        "model or more exposures)"
         rows.append(
             _beats(
                 "recall_drops_in_first_10_updates",
@@ -1022,7 +1045,8 @@ def check_claims(results: dict) -> list[dict]:
                 ABSTRACT,
                 r0 - r10,
                 f"ROUGE-L {r0.mean():.3f} -> {r10.mean():.3f} at step {steps[i10]}",
-                decide_tie="a study cell with recall above floor",
+                decide_tie=decide_gain,
+                regime=regime,
             )
         )
         if steps[end] > 10:
@@ -1036,7 +1060,8 @@ def check_claims(results: dict) -> list[dict]:
                     early - late,
                     f"per-update drop {early.mean():.4f} (0-10) vs {late.mean():.5f} "
                     f"(10-{steps[end]})",
-                    decide_tie="more items",
+                    decide_tie=decide_gain,
+                    regime=regime,
                 )
             )
             f = rec["foils"].index("seen_vs_novel") if "seen_vs_novel" in rec["foils"] else 0
@@ -1045,7 +1070,7 @@ def check_claims(results: dict) -> list[dict]:
                 for i in (0, end)
             )
             c0, cend = (items(i, "rouge_cont_items") for i in (0, end))
-            rows.append(_robustness_row(a0, aend, c0, cend, steps[end]))
+            rows.append(_robustness_row(a0, aend, c0, cend, steps[end], gain))
         if (
             "random" in ret
             and "random_vs_random" in ret["random"]["foils"]
