@@ -28,6 +28,7 @@
 # Setup. In Colab, set MEMLEARN_REPO_URL to this repository's git URL, or MEMLEARN_REPO to the
 # path of a mounted checkout (e.g. on Drive); the cell then installs the pinned requirements.
 # Locally it uses the checkout this notebook sits in (installed by `make test` / `make repro`).
+import dataclasses
 import os
 import pathlib
 import subprocess
@@ -80,7 +81,7 @@ from models import gpt
 
 # %%
 cfg = E.PRESETS["smoke" if QUICK else "quick"]
-results = {"config": {}, **E.run(cfg)}
+results = {"config": dataclasses.asdict(cfg), **E.run(cfg)}
 rows = E.check_claims(results)
 print(cli.format_claims(rows))
 

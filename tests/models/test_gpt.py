@@ -33,7 +33,7 @@ def _tokens(key, b=3):
 def test_cached_steps_equal_the_full_forward(model_params):
     model, params = model_params
     x = _tokens(jax.random.key(1))
-    full = model.apply(params, x)  # (B, T, D)
+    full = jax.jit(model.apply)(params, x)  # (B, T, D)
     cache = tuple((jnp.zeros((3, T, 2, 8)), jnp.zeros((3, T, 2, 8))) for _ in range(2))
     step = jax.jit(lambda tok, pos, c: model.apply(params, tok, pos, c, method=gpt.GPT.step))
     for pos in range(T):
@@ -53,12 +53,12 @@ def test_greedy_completion_agrees_with_teacher_forced_argmax(model_params):
         np.testing.assert_array_equal(out[b, : prompt[b]], np.asarray(x[b, : prompt[b]]))
     # Greedy decoding = the argmax of the full forward on its own output at every generated
     # position (by induction), which ties the cache path to the parallel one.
-    pred = np.asarray(gpt.next_token_argmax(model, params, jnp.asarray(out)))
+    pred = np.asarray(jax.jit(lambda y: gpt.next_token_argmax(model, params, y))(jnp.asarray(out)))
     for b in range(3):
         for j in range(int(prompt[b]) - 1, T - 1):
             assert pred[b, j] == out[b, j + 1]
     # A prompt covering the whole context changes nothing.
-    same = gpt.greedy_complete(model, params, x, jnp.full((3,), T))
+    same = jax.jit(lambda x, p: gpt.greedy_complete(model, params, x, p))(x, jnp.full((3,), T))
     np.testing.assert_array_equal(np.asarray(same), np.asarray(x))
 
 
