@@ -65,8 +65,8 @@ def test_greedy_completion_agrees_with_teacher_forced_argmax(model_params):
 def test_losses_ignore_padding_and_match_log_softmax(model_params):
     model, params = model_params
     x = _tokens(jax.random.key(3))
-    nll = np.asarray(gpt.sentence_nll(model, params, x))
-    h = model.apply(params, x[:, :-1])
+    nll = np.asarray(jax.jit(lambda y: gpt.sentence_nll(model, params, y))(x))
+    h = jax.jit(model.apply)(params, x[:, :-1])
     logits = np.asarray(h @ model.apply(params, method=gpt.GPT.table).T, np.float64)
     logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
     tgt = np.asarray(x[:, 1:])
@@ -75,9 +75,10 @@ def test_losses_ignore_padding_and_match_log_softmax(model_params):
     expected = (tok * mask).sum(1) / mask.sum(1)
     # float32 logits of size ~10 (weights scaled by 8): ~1e-6 relative per token.
     np.testing.assert_allclose(nll, expected, rtol=1e-5, atol=1e-5)
-    loss = float(gpt.batch_loss(model, params, x))
+    batch_loss = jax.jit(lambda y: gpt.batch_loss(model, params, y))
+    loss = float(batch_loss(x))
     np.testing.assert_allclose(loss, (tok * mask).sum() / mask.sum(), rtol=1e-5)
     # An all-PAD row after BOS adds nothing to the batch loss (the study's padded last batch).
     pad_row = jnp.zeros((1, T), jnp.int32).at[0, 0].set(gpt.BOS)
-    loss2 = float(gpt.batch_loss(model, params, jnp.concatenate([x, pad_row])))
+    loss2 = float(batch_loss(jnp.concatenate([x, pad_row])))
     np.testing.assert_allclose(loss2, loss, rtol=1e-6)
