@@ -11,7 +11,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Recognition, recall and retention of few-shot memories in a small language model
 #
