@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from kernels import cnn_tree as tree
+from kernels._blocks import pow2, round_up
 from kernels._dispatch import resolve
 from runtime import memory
 from runtime.sharding import shard_rows
@@ -100,20 +101,12 @@ def _gram_tile_kernel(xt_ref, yt_ref, k_ref, t_ref, *, filters, d):
     t_ref[...] = th.astype(t_ref.dtype)
 
 
-def _round_up(a: int, b: int) -> int:
-    return -(-a // b) * b
-
-
-def _pow2(a: int) -> int:
-    return 1 << max(0, (a - 1).bit_length())
-
-
 @functools.partial(jax.jit, static_argnames=("filters", "block_m", "block_n", "interpret"))
 def _pallas(x, y, filters, block_m, block_n, interpret):
     n, d = x.shape
     m = y.shape[0]
-    npad, mpad = _round_up(n, block_m), _round_up(m, block_n)
-    dpad = _pow2(d)  # GPU (Triton) blocks need power-of-two sides; padded coordinates are 0
+    npad, mpad = round_up(n, block_m), round_up(m, block_n)
+    dpad = pow2(d)  # GPU (Triton) blocks need power-of-two sides; padded coordinates are 0
     # Padded points (cut off below) hold ones; the arc-cosines clip their cosines to [-1, 1], so
     # they never produce NaN.
     xt = jnp.pad(x, ((0, npad - n), (0, 0)), constant_values=1.0)

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from kernels._blocks import pow2, round_up
 from kernels._dispatch import resolve
 
 EPS = 1e-12  # the authors' default (based.py, prefix_linear_attention.py)
@@ -161,10 +162,6 @@ def _pad_to(x, n, axis):
     return jnp.pad(x, pad)
 
 
-def _round_up(x: int, k: int) -> int:
-    return -(-x // k) * k
-
-
 def _chunk_step(q, k, vv, s, z, eps):
     """One chunk: q, k (..., C, F), vv (..., C, D), incoming state s (..., F, D), z (..., F)."""
     c = q.shape[-2]
@@ -189,7 +186,7 @@ def causal_linear_attention_chunked(
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     carry0 = _init(qf, v, init_state)
     L = qf.shape[2]
-    n = _round_up(L, chunk) // chunk
+    n = round_up(L, chunk) // chunk
 
     def split(t):
         t = _pad_to(t.astype(ACC), n * chunk, 2)
@@ -235,10 +232,6 @@ def _la_kernel(q_ref, k_ref, v_ref, s0_ref, z0_ref, y_ref, s_ref, z_ref, *, chun
     z_ref[...] = z
 
 
-def _pow2(x: int) -> int:
-    return 1 << max(0, (x - 1).bit_length())
-
-
 @functools.partial(jax.jit, static_argnames=("chunk", "block_d", "eps", "interpret"))
 def causal_linear_attention_pallas(
     qf,
@@ -260,9 +253,9 @@ def causal_linear_attention_pallas(
     d = v.shape[3]
     s0, z0 = _init(qf, v, init_state)
     # Triton's dot needs every dimension >= 16: pad F, the chunk and the value block up to it
-    c = max(16, _pow2(chunk))
-    fp, bd = max(16, _pow2(f)), max(16, min(_pow2(block_d), _pow2(d)))
-    dp, lp = _round_up(d, bd), _round_up(L, c)
+    c = max(16, pow2(chunk))
+    fp, bd = max(16, pow2(f)), max(16, min(pow2(block_d), pow2(d)))
+    dp, lp = round_up(d, bd), round_up(L, c)
 
     def flat(t, width):
         return _pad_to(_pad_to(t.reshape(b * h, L, t.shape[-1]), lp, 1), width, 2)

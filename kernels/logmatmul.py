@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from kernels._blocks import round_up
 from kernels._dispatch import resolve
 
 
@@ -61,10 +62,6 @@ def _logmatmul_kernel(a_ref, b_ref, o_ref, *, block_k: int, n_k: int):
     o_ref[...] = (jnp.log(acc) + m).astype(o_ref.dtype)
 
 
-def _round_up(x: int, k: int) -> int:
-    return -(-x // k) * k
-
-
 @functools.partial(jax.jit, static_argnames=("block_m", "block_n", "block_k", "interpret"))
 def logmatmul_pallas(
     a, b, *, block_m: int = 32, block_n: int = 32, block_k: int = 32, interpret: bool = False
@@ -77,7 +74,7 @@ def logmatmul_pallas(
     K2, N = b.shape
     if K != K2:
         raise ValueError(f"inner dimensions differ: a {a.shape}, b {b.shape}")
-    Mp, Np, Kp = _round_up(M, block_m), _round_up(N, block_n), _round_up(K, block_k)
+    Mp, Np, Kp = round_up(M, block_m), round_up(N, block_n), round_up(K, block_k)
     a_p = jnp.pad(a, ((0, Mp - M), (0, Kp - K)), constant_values=-jnp.inf)
     b_p = jnp.pad(b, ((0, Kp - K), (0, Np - N)), constant_values=-jnp.inf)
     out = pl.pallas_call(

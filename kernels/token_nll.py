@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from kernels._blocks import pow2, round_up
 from kernels._dispatch import resolve
 
 
@@ -66,14 +67,6 @@ def _token_nll_kernel(h_ref, w_ref, t_ref, o_ref, *, block_v: int, n_v: int, voc
     o_ref[...] = jnp.log(s) + m - picked
 
 
-def _round_up(n: int, k: int) -> int:
-    return -(-n // k) * k
-
-
-def _pow2(n: int) -> int:
-    return 1 << (n - 1).bit_length()
-
-
 @functools.partial(jax.jit, static_argnames=("block_n", "block_v", "interpret"))
 def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpret: bool = False):
     """The fused kernel: a grid over row blocks of `block_n`; each streams the vocabulary in
@@ -88,11 +81,11 @@ def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpre
     # Triton (the compiled GPU path) needs power-of-two block shapes >= 16: there the vocabulary
     # and width are padded to powers of two (the whole table is one block, streamed in block_v
     # chunks); interpreted (CPU) they are padded to the blocks only, as the committed runs were.
-    n_pad = _round_up(n, block_n)
+    n_pad = round_up(n, block_n)
     if interpret:
-        v_pad, d_pad = _round_up(v, block_v), _round_up(d, 16)
+        v_pad, d_pad = round_up(v, block_v), round_up(d, 16)
     else:
-        v_pad, d_pad = _pow2(max(v, block_v)), _pow2(max(d, 16))
+        v_pad, d_pad = pow2(max(v, block_v)), pow2(max(d, 16))
     hp = jnp.pad(h, ((0, n_pad - n), (0, d_pad - d)))
     wp = jnp.pad(w, ((0, v_pad - v), (0, d_pad - d)))
     tp = jnp.pad(t.astype(jnp.int32), (0, n_pad - n))

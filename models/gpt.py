@@ -21,7 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from kernels.token_nll import token_nll, token_nll_reference
+from kernels.token_nll import token_nll
 
 PAD, BOS = 0, 1  # reserved token ids (the tokenizer in models/text_data.py assigns them)
 _INIT = nn.initializers.normal(0.02)  # GPT-2's initialisation scale
@@ -117,9 +117,10 @@ def token_nlls(model, params, tokens, *, implementation=None):
     h, table = _hidden_and_table(model, params, tokens)
     targets = tokens[:, 1:]
     b, t1, d = h.shape
-    fn = token_nll_reference if implementation == "xla-grad" else token_nll
-    kw = {} if implementation == "xla-grad" else {"implementation": implementation}
-    nll = fn(h.reshape(b * t1, d), table, targets.reshape(-1), **kw).reshape(b, t1)
+    flat = token_nll(
+        h.reshape(b * t1, d), table, targets.reshape(-1), implementation=implementation
+    )
+    nll = flat.reshape(b, t1)
     mask = targets != PAD
     return jnp.where(mask, nll, 0.0), mask
 
@@ -134,8 +135,9 @@ def sentence_nll(model, params, tokens, *, implementation=None):
 
 def batch_loss(model, params, tokens):
     """Mean NLL over every real target token of the batch (the author's train.py: HF's causal-LM
-    loss, padding labelled -100). Differentiable (the reference head)."""
-    nll, mask = token_nlls(model, params, tokens, implementation="xla-grad")
+    loss, padding labelled -100). Differentiable: the jnp reference head on every backend (the
+    Pallas kernel has no VJP)."""
+    nll, mask = token_nlls(model, params, tokens, implementation="reference")
     return nll.sum() / jnp.maximum(mask.sum(), 1)
 
 
