@@ -74,6 +74,13 @@ def _parser(name: str, presets, epilog: str | None = None) -> _Parser:
     p.add_argument("--seed", type=int, default=None, help="root PRNG seed (overrides the preset)")
     p.add_argument("--out", default=None, help="output folder (default results/<name>/<preset>)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE")
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="write results.json and manifest.json only; draw the figures later from the file "
+        "with `python -m experiments._lib.figures OUT`",
+    )
     return p
 
 
@@ -119,14 +126,19 @@ def assemble(module: ModuleType, cfg, preset: str, computed: dict) -> dict:
     return results
 
 
-def run_to_dir(module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: list[str]) -> dict:
+def run_to_dir(
+    module: ModuleType, cfg, preset: str, out: pathlib.Path, argv: list[str], figures: bool = True
+) -> dict:
     started = time.time()
     git = manifest.git_state()  # the code that runs is the code at start
     computed = module.run(cfg)
     results = assemble(module, cfg, preset, computed)
     with io.atomic_dir(out) as tmp:
         io.write_json(tmp / "results.json", results)
-        module.plot(results, tmp)
+        if figures:
+            # drawn from the file just written, not from the dict in memory: the figures are a
+            # pure function of results.json by construction (as `experiments._lib.figures` draws)
+            module.plot(io.read_json(tmp / "results.json"), tmp)
         finished = time.time()
         io.write_json(
             tmp / "manifest.json",
@@ -180,7 +192,7 @@ def main(module: ModuleType, argv: list[str] | None = None) -> int:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 2
     try:
-        results = run_to_dir(module, cfg, args.preset, out, argv)
+        results = run_to_dir(module, cfg, args.preset, out, argv, figures=args.figures)
     except KeyboardInterrupt:
         print(f"{name}: interrupted; nothing written to {out}", file=sys.stderr)
         return 130

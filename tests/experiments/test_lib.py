@@ -284,3 +284,18 @@ def test_a_size_that_cannot_fit_is_refused_before_work(name, tmp_path, capsys):
     assert len(err) == 1 and ("too large" in err[0] or "lower n" in err[0]), err
     assert "GiB" in err[0]
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_figures_redraws_a_folder_from_results_json_alone(tmp_path, capsys):
+    """`--no-figures` folders get their figures from `python -m experiments._lib.figures OUT`:
+    drawn by the experiment results.json names, from the file alone (a committed run's copy)."""
+    from experiments._lib import figures
+
+    src = registry.ROOT / "results" / "pc_compression" / "full"
+    (tmp_path / "results.json").write_bytes((src / "results.json").read_bytes())
+    assert figures.main([str(tmp_path)]) == 0
+    drawn = sorted(p.name for p in tmp_path.glob("fig_*.png"))  # (PDFs are not committed)
+    assert drawn == sorted(p.name for p in src.glob("fig_*.png"))
+    assert all((tmp_path / p.replace(".png", ".pdf")).exists() for p in drawn)
+    assert figures.main([str(tmp_path / "nothing")]) == 2
+    assert "no results.json" in capsys.readouterr().err

@@ -22,7 +22,7 @@ CLAIM_KEYS = set(C.KEYS)
 NAMES = registry.names()
 
 
-def _check_outputs(module, name, preset, out, tmp_path):
+def _check_outputs(module, name, preset, out):
     results = io.read_json(out / "results.json")
     assert {"schema", "experiment", "preset", "config", "metrics", "series", "claims"} <= set(
         results
@@ -34,13 +34,10 @@ def _check_outputs(module, name, preset, out, tmp_path):
     manifest = io.read_json(out / "manifest.json")
     for key in ("git", "versions", "devices", "xla_flags", "wall_seconds", "argv", "config"):
         assert key in manifest
+    # Figures: drawn by cli.run_to_dir from the results.json it wrote (read back from the file,
+    # so a pure function of it by construction; `experiments._lib.figures` draws the same way).
     pngs = sorted(p.name for p in out.glob("fig_*.png"))
     assert pngs and all((out / p.replace(".png", ".pdf")).exists() for p in pngs)
-    # Figures are a pure function of results.json: redraw into a fresh folder from the file alone.
-    redraw = tmp_path / "redraw"
-    redraw.mkdir()
-    module.plot(results, redraw)
-    assert sorted(p.name for p in redraw.glob("fig_*.png")) == pngs
 
 
 @pytest.mark.slow
@@ -49,7 +46,7 @@ def test_quick_preset_runs_and_writes_outputs(name, tmp_path):
     module = registry.load(name)
     out = tmp_path / name
     assert module.main(["--preset", "quick", "--out", str(out)]) == 0
-    _check_outputs(module, name, "quick", out, tmp_path)
+    _check_outputs(module, name, "quick", out)
 
 
 def _python_m(module: str, args=(), env_extra=None, timeout=900):
@@ -135,11 +132,13 @@ FOUR_DEVICES = "--xla_force_host_platform_device_count=4"
 
 
 def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
-    """`python -m experiments.<name> --preset smoke` on 4 simulated devices, started now."""
+    """`python -m experiments.<name> --preset smoke --no-figures` on 4 simulated devices, started
+    now (only its results.json is compared: drawing the figures again would check nothing)."""
     flags = f"{os.environ.get('XLA_FLAGS', '')} {FOUR_DEVICES}".strip()
     env = dict(os.environ, XLA_FLAGS=flags, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
-        [sys.executable, "-m", f"experiments.{name}", "--preset", "smoke", "--out", str(out)],
+        [sys.executable, "-m", f"experiments.{name}", "--preset", "smoke", "--out", str(out)]
+        + ["--no-figures"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -186,7 +185,7 @@ def test_smoke_preset_runs_and_matches_four_devices(name, tmp_path):
     try:
         out = tmp_path / "one"
         assert module.main(["--preset", "smoke", "--out", str(out)]) == 0
-        _check_outputs(module, name, "smoke", out, tmp_path)
+        _check_outputs(module, name, "smoke", out)
         _, err = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:
@@ -194,6 +193,7 @@ def test_smoke_preset_runs_and_matches_four_devices(name, tmp_path):
     assert proc.returncode == 0, err[-3000:]
     manifest = io.read_json(four / "manifest.json")
     assert manifest["devices"]["device_count"] == 4
+    assert not list(four.glob("fig_*")), "--no-figures drew figures"
     # the flags in force: this process's (the ynn-fusion workaround among them) plus the devices
     one_flags = io.read_json(out / "manifest.json")["xla_flags"].split()
     assert "--xla_cpu_experimental_ynn_fusion_type=" in one_flags
