@@ -129,12 +129,15 @@ def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
 
 
 def test_json_is_canonical():
-    text = io.dumps({"b": np.float32(1.5), "a": [np.nan, math.inf, np.int64(3)], "c": (True,)})
-    assert (
-        text
-        == json.dumps({"a": [None, None, 3], "b": 1.5, "c": [True]}, sort_keys=True, indent=1)
-        + "\n"
+    obj = {"b": np.float32(1.5), "a": [np.nan, math.inf, np.int64(3)], "c": (True,)}
+    obj["d"] = {"z": [[1, 2], [3.5]], "y": [{"k": np.arange(2)}], "e": [], "f": {}}
+    text = io.dumps(obj)
+    assert text == (
+        '{\n "a": [null, null, 3],\n "b": 1.5,\n "c": [true],\n "d": {\n'
+        '  "e": [],\n  "f": {},\n  "y": [\n   {\n    "k": [0, 1]\n   }\n  ],\n'
+        '  "z": [[1, 2], [3.5]]\n }\n}\n'
     )
+    assert json.loads(text) == io.to_jsonable(obj) and io.dumps(json.loads(text)) == text
 
 
 def test_registry_lists_experiments():
