@@ -78,6 +78,8 @@ class Config:
             raise ValueError("repeats must be in 3..1000 (a median of repeats)")
         if max(self.check_lengths, default=1) > LA.MAX_LEN or min(self.check_chunks) < 1:
             raise ValueError(f"check_lengths must be <= {LA.MAX_LEN}, check_chunks >= 1")
+        if min((*self.check_lengths, *self.gpu_lengths), default=1) < 1:
+            raise ValueError("check_lengths and gpu_lengths must be sequence lengths >= 1")
         if max(self.gpu_batch, self.gpu_heads) > 4096 or min(self.gpu_batch, self.gpu_heads) < 1:
             raise ValueError("gpu_batch and gpu_heads must be in 1..4096")
 

@@ -104,6 +104,8 @@ class Config:
         for sizes in (self.sizes, self.dim_sizes):
             if len(sizes) < 3 or min(sizes) < 2 or list(sizes) != sorted(set(sizes)):
                 raise ValueError("sizes need >= 3 increasing training-set sizes, each >= 2")
+        if self.fit_min < 1:
+            raise ValueError(f"fit_min is a training-set size >= 1, got {self.fit_min}")
         for sizes in (self.sizes, self.dim_sizes):
             if sum(n >= self.fit_min for n in sizes) < 3:
                 raise ValueError("fit_min must leave >= 3 sizes in sizes and dim_sizes to fit")

@@ -147,7 +147,7 @@ class Config:
         for s in self.sizes:
             if len(s) != 2 or not (8 <= s[0] <= 4096 and 1 <= s[1] <= 64):
                 raise ValueError(f"each size is (d_model in 8..4096, n_layers in 1..64), got {s}")
-            if s[0] % self.n_heads:
+            if self.n_heads >= 1 and s[0] % self.n_heads:
                 raise ValueError(f"d_model {s[0]} is not a multiple of n_heads {self.n_heads}")
         if not 1 <= self.n_heads <= 64:
             raise ValueError(f"n_heads must be in 1..64, got {self.n_heads}")

@@ -72,6 +72,8 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         for v in self.variants:
             if v not in VARIANTS:
                 raise ValueError(f"variants must be among {VARIANTS}, got {v!r}")

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import typing
 
 import numpy as np
 import pytest
@@ -302,3 +303,30 @@ def test_figures_redraws_a_folder_from_results_json_alone(tmp_path, capsys):
     assert all((tmp_path / p.replace(".png", ".pdf")).exists() for p in drawn)
     assert figures.main([str(tmp_path / "nothing")]) == 2
     assert "no results.json" in capsys.readouterr().err
+
+
+def _int_fields(module):
+    """(field, annotation) of every int and tuple-of-int Config field except the seed."""
+    hints = typing.get_type_hints(module.Config)
+    for f in dataclasses.fields(module.Config):
+        h = hints[f.name]
+        if f.name != "seed" and (
+            h is int or (typing.get_origin(h) is tuple and typing.get_args(h)[:1] == (int,))
+        ):
+            yield f.name
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_negative_count_or_size_is_refused_in_one_line(name):
+    """Every int field (counts, sizes, steps, lengths; for a tuple, one element) set to -1, and
+    to 0, is answered by the Config's own check as a UsageError (the CLI's one line, exit 2),
+    never another exception; -1 is always refused (no int field means anything negative). 0 is
+    refused or stands for a documented default (e.g. pc_compression's n_train=0: all images)."""
+    module = registry.load(name)
+    for field in _int_fields(module):
+        for value in ("-1", "0"):
+            try:
+                cli.make_config(module, "smoke", None, [f"{field}={value}"])
+            except UsageError:
+                continue
+            assert value == "0", f"{name}: {field}=-1 was accepted"
