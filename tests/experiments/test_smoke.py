@@ -1,6 +1,7 @@
 """Every experiment's smoke preset through main([...]) with its outputs checked, and the same preset
 on 4 simulated devices in a process started beside it, compared (sharding and determinism at
-once); the quick presets in the slow tier (`make test-slow`)."""
+once): in the fast tier for one experiment per sharding path (FOUR_DEVICES_IN_FAST_TIER), in the
+slow tier (`make test-slow`) for all, with the quick presets."""
 
 from __future__ import annotations
 
@@ -162,6 +163,26 @@ MEASURED_SMOKE_S = {
 }  # fmt: skip
 
 
+# Which experiments compare with a 4-device run in the fast tier: one per way the repository
+# shards work, so every sharding path runs on 4 devices in every `make test`; the rest make the
+# same comparison in the slow tier (`test_smoke_preset_matches_four_devices_slow`), which runs
+# all of them. The runtime.sharding helpers themselves are tested on 4 devices in tests/runtime
+# and at their call sites (kernels/test_cnn_gram.py, models/test_bnn_hmc.py).
+FOUR_DEVICES_IN_FAST_TIER = {
+    "mecb_coupling": "runtime.sharding.shard_map_batch and place_batch (float64 couplings)",
+    "pc_compression": "place_batch/replicate of EM, and models.pc_coding's replicated coder state",
+    "fewshot_retention": "models.train's seed axis (place_batch) and a shard_map_batch evaluation",
+    "seqbayes_hmc": "models.hmc's chains over devices (place_batch)",
+    "cnn_learning_curves": "kernels.cnn_gram's rows over devices (shard_rows)",
+}
+# In the slow tier only, each with the fast-tier experiment that covers its sharding path:
+# streaming_bandit_regret (shard_map_batch, as mecb_coupling), cnn_ntk_spectrum (shard_rows, as
+# cnn_learning_curves), jrt_training and rich_lazy_lowrank (models.train, as fewshot_retention),
+# set_disjointness and bench_linear_attention (nothing sharded: one device or four run the same
+# programs). Moving them saved ~120 s of CPU per cold suite (their 4-device runs: 2026-12-03).
+assert set(FOUR_DEVICES_IN_FAST_TIER) <= set(NAMES)
+
+
 def _smoke_param(name: str):
     marks = [pytest.mark.xdist_group(name)]
     if name in MEASURED_SMOKE_S:
@@ -170,25 +191,39 @@ def _smoke_param(name: str):
 
 
 # The smoke tier: every experiment's smoke preset through main([...]) in this process, its
-# outputs checked (keys, claims, manifest, figures redrawn from results.json alone), and the same
+# outputs checked (keys, claims, manifest, figures), and, for FOUR_DEVICES_IN_FAST_TIER, the same
 # preset in a fresh process on 4 simulated devices started beside it (the second core compiles
 # it while this one runs the in-process run), whose results.json must match: sharding
-# invariance and determinism at once, for every experiment. Each runs in the pytest-xdist group
-# named after its experiment, first: a notebook whose quick path runs the same smoke preset is in
-# that group too and then reads the one-device programs from the persistent compilation cache.
+# invariance and determinism at once. Each runs in the pytest-xdist group named after its
+# experiment, first: a notebook whose quick path runs the same smoke preset is in that group too
+# and then reads the one-device programs from the persistent compilation cache.
 @pytest.mark.parametrize("name", [_smoke_param(n) for n in NAMES])
 def test_smoke_preset_runs_and_matches_four_devices(name, tmp_path):
+    _smoke_and_four_devices(name, tmp_path, four_devices=name in FOUR_DEVICES_IN_FAST_TIER)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_preset_matches_four_devices_slow(name, tmp_path):
+    """The 4-device comparison for every experiment (the fast tier makes it for one experiment
+    per sharding path: FOUR_DEVICES_IN_FAST_TIER)."""
+    _smoke_and_four_devices(name, tmp_path, four_devices=True)
+
+
+def _smoke_and_four_devices(name, tmp_path, *, four_devices: bool):
     module = registry.load(name)
     assert "smoke" in module.PRESETS, f"experiments.{name} has no smoke preset (contract)"
     four = tmp_path / "four"
-    proc = _four_device_run(name, four)
+    proc = _four_device_run(name, four) if four_devices else None
     try:
         out = tmp_path / "one"
         assert module.main(["--preset", "smoke", "--out", str(out)]) == 0
         _check_outputs(module, name, "smoke", out)
+        if proc is None:
+            return
         _, err = proc.communicate(timeout=900)
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err[-3000:]
     manifest = io.read_json(four / "manifest.json")
