@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bz2
 import dataclasses
-import gzip
 import io
 import lzma
 import sys
@@ -34,7 +33,7 @@ import numpy as np
 from experiments._lib import claims as C
 from experiments._lib import cli, debian, plotting
 from experiments._lib.config import UsageError
-from models import pc, pc_coding, rans
+from models import image_data, pc, pc_coding, rans
 from runtime import progress, rng
 from runtime.sharding import place_batch, replicate
 from runtime.timing import timed
@@ -178,15 +177,6 @@ PRESETS = {
 # --- data ------------------------------------------------------------------------------------
 
 
-def _idx_images(path) -> np.ndarray:
-    with gzip.open(path) as f:
-        raw = f.read()
-    if raw[:4] != b"\x00\x00\x08\x03":
-        raise ValueError(f"{path} is not an idx3 ubyte file")
-    n, h, w = (int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(3))
-    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h * w)
-
-
 def load(cfg: Config):
     """(train, test, n_values, side) with pixels as int64 in [0, n_values)."""
     if cfg.dataset == "digits":
@@ -198,8 +188,8 @@ def load(cfg: Config):
         train, test, K, side = x[perm[:n_tr]], x[perm[n_tr:]], 17, 8
     else:
         d = debian.require("dataset-fashion-mnist", FASHION_DIR)
-        train = _idx_images(d / "train-images-idx3-ubyte.gz").astype(np.int64)
-        test = _idx_images(d / "t10k-images-idx3-ubyte.gz").astype(np.int64)
+        train = image_data.fashion_mnist(d, "train")[0].astype(np.int64)
+        test = image_data.fashion_mnist(d, "test")[0].astype(np.int64)
         K, side = 256, 28
     if cfg.n_train:
         train = train[: cfg.n_train]

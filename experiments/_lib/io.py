@@ -45,9 +45,7 @@ def to_jsonable(obj: Any) -> Any:
 
 def _flat(x: Any) -> bool:
     """A list of scalars, or of such lists (an array): written on one line."""
-    return isinstance(x, list) and all(
-        not isinstance(v, (dict, list)) or _flat(v) for v in x
-    )
+    return isinstance(x, list) and all(not isinstance(v, (dict, list)) or _flat(v) for v in x)
 
 
 def _encode(x: Any, depth: int) -> str:
