@@ -11,7 +11,7 @@ import pytest
 
 from experiments import pc_compression as pcc
 from experiments._lib.config import UsageError
-from models import pc
+from models import image_data, pc
 from tests.experiments.test_smoke import _python_m
 
 PAPER = "liu2022_pc_compression"  # the paper this module's time is charged to (conftest)
@@ -47,12 +47,12 @@ def test_idx_reader(tmp_path):
     header = b"\x00\x00\x08\x03" + b"".join(int(v).to_bytes(4, "big") for v in (2, 3, 3))
     with gzip.open(path, "wb") as f:
         f.write(header + imgs.tobytes())
-    np.testing.assert_array_equal(pcc._idx_images(path), imgs.reshape(2, 9))
+    np.testing.assert_array_equal(image_data.idx_images(path), imgs.reshape(2, 9))
     bad = tmp_path / "bad.gz"
     with gzip.open(bad, "wb") as f:
         f.write(b"\x00\x00\x08\x01" + bytes(12))
     with pytest.raises(ValueError, match="not an idx3"):
-        pcc._idx_images(bad)
+        image_data.idx_images(bad)
 
 
 def test_resize_crops_and_upsamples():
