@@ -7,7 +7,7 @@ lazier; the exception: a low-rank start aligned with the task stays lazy.
 
 Commands:
     python -m experiments.rich_lazy_lowrank                  # quick, ~1.5 min
-    python -m experiments.rich_lazy_lowrank --preset full    # the cited run, ~40 min
+    python -m experiments.rich_lazy_lowrank --preset full    # the cited run, 8 seeds, ~1 h
 
 What runs:
 - Two-layer linear network (theory.rich_lazy): gradient descent from a small start on tasks
@@ -186,7 +186,8 @@ PRESETS = {
         lin_tasks=64, exc_tasks=32, tasks=("perceptual", "dms"), hidden=64, ranks=(1, 8, 64),
         seeds=3, steps=300, kernel_trials=8, probe_trials=64, speed_trials=2,
     ),
-    "full": Config(lin_tasks=1024, exc_tasks=256, exc_scales=(0.1, 0.3, 1.0, 3.0), steps=3000),
+    "full": Config(lin_tasks=1024, exc_tasks=256, exc_scales=(0.1, 0.3, 1.0, 3.0), steps=3000,
+                   seeds=8),
 }  # fmt: skip
 
 
