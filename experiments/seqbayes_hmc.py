@@ -765,13 +765,10 @@ def check_claims(results: dict) -> list[dict]:
     rows.append(C.not_attempted(
         "protocl_split_fmnist", "ProtoCL is competitive with Bayesian CL methods on "
         "class-incremental Split Fashion-MNIST", f"{ARXIV} Sec. 7", "not read from here",
-        "the model is built and tested (models.protocl: the conjugate prototype posterior on a "
-        "learned encoder, the authors' per-row posteriors and test-label updates as options; "
-        "models.image_data reads Debian's Fashion-MNIST); the Split Fashion-MNIST experiment "
-        "with its 1000-example coreset is not built yet",
-        "an experiment on models.protocl at the authors' command (50 epochs, batch 128, hidden "
-        "256, embedding 128, Adam 1e-4 with L2 0.01, coreset 1000), over seeds, with and without "
-        "the coreset, scored with and without the test-label updates",
+        "ProtoCL runs here (experiments.protocl_split_fmnist: final average accuracy 0.79 with "
+        "its coreset, 0.20 without, in its own rows) but the paper's comparison is with other "
+        "Bayesian CL methods' accuracies in its Sec. 7 table, which could not be read here",
+        "read the paper's Sec. 7 table, or run the methods it compares with on the same split",
     ))  # fmt: skip
     rows.append(C.not_attempted(
         "flow_prior", "a normalizing-flow density propagated as the prior also forgets",

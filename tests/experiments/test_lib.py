@@ -257,6 +257,7 @@ TOO_LARGE = {
     "jrt_training": ["vocab=1000000000000"],
     "mecb_coupling": ["mecb_size=256", "mecb_instances=1000000"],
     "pc_compression": ["n_latent=1000000000000"],
+    "protocl_split_fmnist": ["seeds=64", "hidden=4096", "dim=4096"],
     "rich_lazy_lowrank": ["kernel_trials=100000"],
     "seqbayes_hmc": ["chains=1000000"],
     "set_disjointness": ["n_rf=1000000000000"],

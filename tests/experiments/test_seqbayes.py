@@ -49,3 +49,28 @@ def test_toy_tasks_have_the_authors_blobs_and_fixed_shapes():
             se = sb.STDS[blob] / n**0.5
             assert (abs(pts.mean(0) - sb.CENTERS[blob]) <= 4 * se).all()
     assert float(data["tiny_w"].sum()) == 2 * cfg.tiny_n
+
+
+def test_protocl_coreset_is_shared_evenly_and_replayed_about_one_to_one():
+    """The authors' memory: after task t every task seen keeps memory // (t + 1) of its own
+    training images (a prefix of one random draw), replayed len(task) // memory times."""
+    import numpy as np
+
+    from experiments import protocl_split_fmnist as E
+
+    cfg = E.PRESETS["smoke"]  # memory 40
+    gen = np.random.default_rng(0)
+    memory: dict = {}
+    for t in range(E.N_TASKS):
+        idx_task = np.arange(100 * t, 100 * t + 100)
+        run = E._replay(idx_task, memory, cfg, coreset=True)
+        n_old = sum(len(v) for v in memory.values())
+        assert len(run) == 100 + n_old * max(100 // cfg.memory, 1)
+        assert np.array_equal(E._replay(idx_task, memory, cfg, coreset=False), idx_task)
+        before = {k: v.copy() for k, v in memory.items()}
+        E._remember(memory, idx_task, t, cfg, gen)
+        share = cfg.memory // (t + 1)
+        assert all(len(v) == share for v in memory.values())
+        assert all(np.array_equal(memory[k], before[k][:share]) for k in before)
+        assert set(memory[t]) <= set(idx_task)
+        assert sum(len(v) for v in memory.values()) <= cfg.memory
