@@ -10,7 +10,9 @@ repeated len(task) // memory times). The authors' Split FMNIST command sets ever
 exp(0.78), noise variance 0.05; pixels scaled to [-1, 1]; 10 000 training images held out for
 validation (never used here).
 
-Variants (each over seeds; paired: a seed's data order, coreset and initialisation are shared):
+Variants (each over seeds; paired: a seed's initialisation and numpy stream are shared, so its
+data order and coreset agree across the variants with a coreset; without one the stream is
+consumed differently from the second task on):
 - corrected: one posterior summed over each batch; evaluation scores with the training
   posterior and adds nothing (models.protocl's defaults);
 - no coreset: the corrected model without replay (the ablation);
@@ -177,7 +179,7 @@ def _batches(gen, idx, b):
 # --- one variant over seeds --------------------------------------------------------------------
 
 
-def run_variant(cfg: Config, data, variant: str, desc: str = "") -> dict:
+def run_variant(cfg: Config, data, variant: str) -> dict:
     """acc (seeds, tasks after, tasks tested) and the mean training loss per (seed, task)."""
     per_row, leak, coreset = VARIANTS[variant]
     xtr, ytr, xte, yte = data
@@ -188,18 +190,18 @@ def run_variant(cfg: Config, data, variant: str, desc: str = "") -> dict:
     state = jax.vmap(opt.init)(params)
     post = jax.vmap(lambda k: P.prior(jax.random.fold_in(k, 1), N_CLASSES, cfg.dim,
                                       log_a0=cfg.log_dirichlet))(keys)  # fmt: skip
-    if per_row:
+    if per_row:  # the row axis from the start: every epoch call has one shape (one compile)
         post = jax.vmap(lambda p: P.rows(p, cfg.batch))(post)
     epoch = jax.jit(jax.vmap(P.make_train_epoch(enc, opt, cfg.noise_var, N_CLASSES,
                                                 per_row=per_row)))  # fmt: skip
     evaluate = jax.jit(jax.vmap(P.make_evaluate(enc, cfg.noise_var, N_CLASSES, per_row=per_row,
                                                 update_on_eval=leak)))  # fmt: skip
-    # numpy streams per seed: data order, coreset choice and test order (shared by the variants)
+    # numpy streams per seed: data order, coreset choice and test order (see the pairing above)
     gens = [np.random.default_rng([cfg.seed, STREAM_DATA, s]) for s in range(cfg.seeds)]
     memories: list[dict] = [{} for _ in range(cfg.seeds)]
     acc = np.full((cfg.seeds, N_TASKS, N_TASKS), np.nan)
     losses = np.zeros((cfg.seeds, N_TASKS))
-    for t in progress.bar(range(N_TASKS), desc=desc or variant):
+    for t in progress.bar(range(N_TASKS), desc=variant):
         idx_task = np.flatnonzero(np.isin(ytr, task_classes(t)))
         idx_run = [_replay(idx_task, memories[s], cfg, coreset) for s in range(cfg.seeds)]
         for _ in range(cfg.epochs):

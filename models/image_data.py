@@ -18,24 +18,27 @@ FASHION_FILES = {
 }
 
 
-def idx_images(path) -> np.ndarray:
-    """(n, h * w) uint8 from a gzipped idx3-ubyte file."""
+def _idx(path, ndim: int, what: str) -> np.ndarray:
+    """The uint8 array of a gzipped idx file with `ndim` dimensions (magic 0x0000 08 ndim)."""
     with gzip.open(path) as f:
         raw = f.read()
-    if raw[:4] != b"\x00\x00\x08\x03":
-        raise ValueError(f"{path} is not an idx3 ubyte file")
-    n, h, w = (int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(3))
-    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h * w)
+    if raw[:4] != bytes((0, 0, 8, ndim)):
+        raise ValueError(f"{path} is not an {what} ubyte file")
+    shape = [int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim, count=int(np.prod(shape))).reshape(
+        shape
+    )
+
+
+def idx_images(path) -> np.ndarray:
+    """(n, h * w) uint8 from a gzipped idx3-ubyte file."""
+    x = _idx(path, 3, "idx3")
+    return x.reshape(x.shape[0], -1)
 
 
 def idx_labels(path) -> np.ndarray:
     """(n,) uint8 from a gzipped idx1-ubyte file."""
-    with gzip.open(path) as f:
-        raw = f.read()
-    if raw[:4] != b"\x00\x00\x08\x01":
-        raise ValueError(f"{path} is not an idx1 ubyte file")
-    n = int.from_bytes(raw[4:8], "big")
-    return np.frombuffer(raw, np.uint8, offset=8, count=n)
+    return _idx(path, 1, "idx1")
 
 
 def fashion_mnist(folder, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ CLAIM_KEYS = set(C.KEYS)
 NAMES = registry.names()
 
 
-def _check_outputs(module, name, preset, out):
+def _check_outputs(name, preset, out):
     results = io.read_json(out / "results.json")
     assert {"schema", "experiment", "preset", "config", "metrics", "series", "claims"} <= set(
         results
@@ -47,7 +47,7 @@ def test_quick_preset_runs_and_writes_outputs(name, tmp_path):
     module = registry.load(name)
     out = tmp_path / name
     assert module.main(["--preset", "quick", "--out", str(out)]) == 0
-    _check_outputs(module, name, "quick", out)
+    _check_outputs(name, "quick", out)
 
 
 def _python_m(module: str, args=(), env_extra=None, timeout=900):
@@ -218,7 +218,7 @@ def _smoke_and_four_devices(name, tmp_path, *, four_devices: bool):
     try:
         out = tmp_path / "one"
         assert module.main(["--preset", "smoke", "--out", str(out)]) == 0
-        _check_outputs(module, name, "smoke", out)
+        _check_outputs(name, "smoke", out)
         if proc is None:
             return
         _, err = proc.communicate(timeout=900)
