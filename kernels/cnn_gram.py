@@ -5,8 +5,9 @@ Gram matrix whose every entry runs the whole patch tree of theory/cnn_kernels.py
 code (and `theory.cnn_kernels.cnn_kernels`) materialises the (n, m, d / s_1) cosine array and one
 array per level, which is what made n = 8192 need ~200 GB in PyTorch. Here:
 
-    cnn_gram_reference(x, y, filters, block_rows)  XLA: rows in blocks (lax.map), each block
-        materialises only (block_rows, m, d / s_1).
+    cnn_gram_reference(x, y, filters, tile)  XLA: one lax.scan over (tile, tile) output blocks
+        written in place; the patch axis leads, so the tree works on whole (tile, tile) slabs;
+        for y = x only the upper tiles are computed, then mirrored (half the work).
     cnn_gram_pallas(x, y, filters, block_m, block_n, interpret)  one Pallas program per
         (block_m, block_n) output tile: loads an X and a Y block, computes the first-level patch
         cosines as d fused multiply-adds per entry, runs the tree recursion on chip and writes
@@ -26,6 +27,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.experimental import pallas as pl
 
 from kernels import cnn_tree as tree
@@ -62,25 +64,78 @@ def check_memory(
 
 
 # ------------------------------------------------------------------------------- reference
-def _block_rows(x, y, filters):
-    return tree.tree_from_cosines(tree.patch_cosines(x, y, filters[0]), filters)
+def _tile(xb, yb, filters):
+    """(NNGP, NTK) of one (tile, tile) block, patch axis leading (cnn_tree's leading form)."""
+    s1 = filters[0]
+    cos = jnp.einsum(
+        "ips,jps->pij", xb.reshape(xb.shape[0], -1, s1), yb.reshape(yb.shape[0], -1, s1)
+    )
+    return tree.tree_from_leading_cosines(cos, filters)
 
 
-@functools.partial(jax.jit, static_argnames=("filters", "block_rows"))
-def _reference_blocked(x, y, filters, block_rows):
-    n = x.shape[0]
-    nb = -(-n // block_rows)
-    xp = jnp.pad(x, ((0, nb * block_rows - n), (0, 0)), constant_values=1.0)
-    xb = xp.reshape(nb, block_rows, x.shape[1])
-    k, th = jax.lax.map(lambda b: _block_rows(b, y, filters), xb)
-    return k.reshape(-1, y.shape[0])[:n], th.reshape(-1, y.shape[0])[:n]
+def tile_pairs(n_row_tiles: int, n_col_tiles: int, symmetric: bool) -> np.ndarray:
+    """(pairs, 2) int32 tile indices the reference computes: all of them, or for a symmetric
+    Gram (x = y) the upper triangle i <= j only."""
+    if symmetric:
+        return np.stack(np.triu_indices(n_row_tiles), 1).astype(np.int32)
+    return np.indices((n_row_tiles, n_col_tiles)).reshape(2, -1).T.astype(np.int32)
 
 
-def cnn_gram_reference(x, y, filters, *, block_rows: int = 256):
-    """(NNGP, NTK), each (n, m), via row blocks, on one device (the dispatcher shards rows)."""
+@functools.partial(jax.jit, static_argnames=("filters", "tile", "symmetric"))
+def _reference_tiled(x, y, filters, tile, symmetric):
+    n, m = x.shape[0], y.shape[0]
+    nb, mb = -(-n // tile), -(-m // tile)
+    # Padded points (cut off below) hold ones; the arc-cosines clip their cosines to [-1, 1].
+    xp = jnp.pad(x, ((0, nb * tile - n), (0, 0)), constant_values=1.0)
+    yp = xp if symmetric else jnp.pad(y, ((0, mb * tile - m), (0, 0)), constant_values=1.0)
+
+    def one(carry, ij):  # one output tile, written in place into the scan's carried outputs
+        k_out, t_out = carry
+        i, j = ij[0] * tile, ij[1] * tile
+        xb = jax.lax.dynamic_slice_in_dim(xp, i, tile)
+        yb = jax.lax.dynamic_slice_in_dim(yp, j, tile)
+        k, th = _tile(xb, yb, filters)
+        k_out = jax.lax.dynamic_update_slice(k_out, k, (i, j))
+        return (k_out, jax.lax.dynamic_update_slice(t_out, th, (i, j))), None
+
+    zeros = jnp.zeros((nb * tile, mb * tile), x.dtype)
+    outs, _ = jax.lax.scan(one, (zeros, zeros), tile_pairs(nb, mb, symmetric))
+    if symmetric:
+        # Mirror the upper tiles into the lower ones, a pure copy in a second scan. Not a
+        # transposed write inside the first: fused with the tile's arithmetic, the transpose
+        # changed how XLA:CPU emitted the arc-cosines and moved ~20% of the entries in the last
+        # bit (measured, jax 0.10.2); this way every entry equals the rectangular path's bit for
+        # bit (tests/kernels/test_cnn_gram.py), and no second (n, n) array is allocated.
+        def mirror(carry, ij):
+            i, j = ij[0] * tile, ij[1] * tile
+            return tuple(
+                jax.lax.dynamic_update_slice(
+                    a, jax.lax.dynamic_slice(a, (i, j), (tile, tile)).T, (j, i)
+                )
+                for a in carry
+            ), None
+
+        lower = tile_pairs(nb, nb, True)
+        outs, _ = jax.lax.scan(mirror, outs, lower[lower[:, 0] < lower[:, 1]])
+    return outs[0][:n, :m], outs[1][:n, :m]
+
+
+def cnn_gram_reference(x, y, filters, *, tile: int = 128, symmetric: bool | None = None):
+    """(NNGP, NTK), each (n, m), tile by tile on one device (the dispatcher shards rows).
+
+    One `lax.scan` over (tile, tile) output blocks writes into the two outputs in place, so the
+    working memory is a few tiles, not a (rows, m, d / s_1) block. When y is x (symmetric=None
+    checks identity) only the upper tiles are computed and mirrored: half the work."""
     filters = tree.check_filters(x.shape[-1], filters)
-    br = min(block_rows, max(x.shape[0], 1))
-    return _reference_blocked(x, y, filters, br)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y differ in input length: {x.shape} vs {y.shape}")
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    symmetric = (y is x) if symmetric is None else symmetric
+    if symmetric and x.shape != y.shape:
+        raise ValueError(f"symmetric=True needs y = x, got shapes {x.shape} and {y.shape}")
+    t = min(tile, max(x.shape[0], y.shape[0], 1))  # no padding past the larger input
+    return _reference_tiled(x, y, filters, t, bool(symmetric))
 
 
 # ------------------------------------------------------------------------------- Pallas
@@ -142,7 +197,7 @@ def cnn_gram_pallas(
 
 
 # ------------------------------------------------------------------------------- dispatcher
-def cnn_gram(x, y, filters, *, implementation: str | None = None, block_rows: int = 256):
+def cnn_gram(x, y, filters, *, implementation: str | None = None, tile: int = 128):
     """Dispatcher: the row-blocked XLA path on CPU, the fused Pallas kernel on GPU/TPU.
 
     Checks first (one-line errors, nothing allocated): the filters fit the input length, the
@@ -156,7 +211,8 @@ def cnn_gram(x, y, filters, *, implementation: str | None = None, block_rows: in
         tree.check_unit_patches(x, filters[0], atol=tol)
         tree.check_unit_patches(y, filters[0], atol=tol)
     if choice.implementation == "reference":
-        one_device = lambda xs, ys: cnn_gram_reference(xs, ys, filters, block_rows=block_rows)
+        # on one device shard_rows passes x and y through, so y is x keeps the symmetric path
+        one_device = lambda xs, ys: cnn_gram_reference(xs, ys, filters, tile=tile)
     else:
         one_device = lambda xs, ys: cnn_gram_pallas(xs, ys, filters, interpret=choice.interpret)
     return shard_rows(one_device, x, y)  # rows of x over jax.devices()

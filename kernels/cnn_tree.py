@@ -93,6 +93,23 @@ def tree_from_cosines(cos, filters):
     return k1.mean(-1), th.mean(-1)
 
 
+def tree_from_leading_cosines(cos, filters):
+    """`tree_from_cosines` with the patch axis first: cos (P1, ...) -> (NNGP, NTK) of shape (...).
+
+    Every step then works on whole contiguous slabs (the children of a node are s adjacent
+    slabs, their mean a sum of slabs), which is what the Gram kernel's tiles want. Same
+    arithmetic as `tree_from_cosines` (the same elementwise steps and two-term means); tests
+    check the two agree bit for bit."""
+    filters = tuple(filters)
+    k = theta = cos
+    for s in filters[1:]:
+        k1, th = relu_step(k, theta)
+        k = k1.reshape(-1, s, *k1.shape[1:]).mean(1)
+        theta = th.reshape(-1, s, *th.shape[1:]).mean(1)
+    k1, th = relu_step(k, theta)
+    return k1.mean(0), th.mean(0)
+
+
 def tree_from_cosine_list(cosines, filters):
     """(NNGP, NTK) from a list of first-level patch cosine arrays (one per patch, any shapes that
     broadcast together): the same recursion as `tree_from_cosines`, node by node. Used where the

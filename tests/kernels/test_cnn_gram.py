@@ -66,12 +66,46 @@ def test_gram_matches_independent_recursion(x64, impl, filters, d, n, m):
     y = ck.sample_product_of_spheres(jax.random.key(m + 1000), m, d, filters[0])
     want_k, want_t = _numpy_kernels(np.asarray(x), np.asarray(y), filters)
     if impl == "reference":
-        k, t = G.cnn_gram_reference(x, y, filters, block_rows=4)  # blocks not dividing n
+        k, t = G.cnn_gram_reference(x, y, filters, tile=4)  # tiles not dividing n or m
     else:
         k, t = G.cnn_gram_pallas(x, y, filters, block_m=16, block_n=8, interpret=True)
     # float64 off the diagonal (x != y): rounding only
     np.testing.assert_allclose(k, want_k, atol=1e-13)
     np.testing.assert_allclose(t, want_t, atol=1e-12)
+
+
+@pytest.mark.parametrize("filters, d, n", [((2, 2, 2, 2), 16, 37), ((3, 3), 9, 20)])
+def test_symmetric_tiles_equal_the_rectangular_path_and_the_materialised_form_bit_for_bit(
+    x64, filters, d, n
+):
+    """y = x computes the upper tiles only and mirrors them: every entry must equal the
+    rectangular scan's and the materialised (authors') form's exactly, not within a tolerance,
+    so the experiments' results do not depend on which path ran (1 device: symmetric; rows
+    sharded over devices: rectangular), and equal the materialised form compiled the same way
+    (jitted: eager op-by-op dispatch rounds differently, by ~1 ulp). The patch-leading tree
+    equals the patch-last one."""
+    x = ck.sample_product_of_spheres(jax.random.key(n), n, d, filters[0])
+    sym = G.cnn_gram_reference(x, x, filters, tile=8)  # 37 rows: 5 tiles, the last one padded
+    rect = G.cnn_gram_reference(x, x, filters, tile=8, symmetric=False)
+    full = jax.jit(ck.cnn_kernels, static_argnums=2)(x, x, filters)
+    for a, b, c in zip(sym, rect, full, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(a).T)
+    cos = G.tree.patch_cosines(x, x, filters[0])
+    last = jax.jit(G.tree.tree_from_cosines, static_argnums=1)(cos, filters)
+    lead = jax.jit(G.tree.tree_from_leading_cosines, static_argnums=1)(
+        jnp.moveaxis(cos, -1, 0), filters
+    )
+    for a, b in zip(last, lead, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="symmetric=True needs y = x"):
+        G.cnn_gram_reference(x, x[:5], filters, symmetric=True)
+
+
+def test_tile_pairs_cover_the_output_once():
+    assert G.tile_pairs(2, 3, False).tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    assert G.tile_pairs(3, 3, True).tolist() == [[0, 0], [0, 1], [0, 2], [1, 1], [1, 2], [2, 2]]
 
 
 def test_float32_pallas_within_float32_error():
@@ -120,7 +154,7 @@ def test_rows_sharded_over_four_devices_give_the_same_gram():
         "x = ck.sample_product_of_spheres(jax.random.key(0), 37, 8, 2);"
         "y = ck.sample_product_of_spheres(jax.random.key(1), 11, 8, 2);"
         "k0, t0 = ck.cnn_kernels(x, y, (2, 2, 2));"
-        "k, t = G.cnn_gram(x, y, (2, 2, 2), implementation='reference', block_rows=4);"
+        "k, t = G.cnn_gram(x, y, (2, 2, 2), implementation='reference', tile=4);"
         "kp, tp = G.cnn_gram(x, y, (2, 2, 2), implementation='pallas');"
         "print(max(float(np.abs(a - b).max()) for a, b in ((k, k0), (kp, k0))),"
         "      max(float(np.abs(a - b).max()) for a, b in ((t, t0), (tp, t0))))"
