@@ -61,7 +61,7 @@ class Config:
     n_test: int = 0  # 0: all test images
     n_latent: int = 16  # M, states per HCLT latent
     mi_bins: int = 0  # quantise pixels to this many levels for the structure's MI (0: none)
-    mi_images: int = 10_000  # training images used for the MI (beyond n_train: all of them)
+    mi_images: int = 0  # training images used for the MI (0: all n_train of them)
     epochs: int = 30  # mini-batch EM epochs
     batch_size: int = 500
     em_step: float = 0.5  # mini-batch EM step size (decays linearly to em_step / 10)
@@ -83,7 +83,7 @@ class Config:
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        for name in ("n_latent", "epochs", "batch_size", "code_batch", "n_agree", "mi_images",
+        for name in ("n_latent", "epochs", "batch_size", "code_batch", "n_agree",
                      "scaling_images", "n_samples"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -107,8 +107,23 @@ class Config:
             raise ValueError("pseudocounts must be > 0 (every frequency must stay non-zero)")
         if len(self.scaling_sides) < 3 or min(self.scaling_sides) < 2:
             raise ValueError("scaling_sides needs >= 3 sides, each >= 2, for a fitted slope")
-        if min(self.n_train, self.n_test, self.n_code, self.mi_bins, self.n_roundtrip) < 0:
-            raise ValueError("n_train, n_test, n_code, mi_bins and n_roundtrip must be >= 0")
+        if min(self.n_train, self.n_test, self.n_code, self.mi_bins, self.mi_images,
+               self.n_roundtrip) < 0:  # fmt: skip
+            raise ValueError(
+                "n_train, n_test, n_code, mi_bins, mi_images and n_roundtrip must be >= 0"
+            )
+        # image counts past the set they are drawn from are refused, not silently capped
+        train, test = self.n_train or n_tr, self.n_test or n_te
+        coded = self.n_code or test
+        if self.mi_images > train:
+            raise ValueError(f"mi_images {self.mi_images} exceeds the {train} training images")
+        if self.n_code > test:
+            raise ValueError(f"n_code {self.n_code} exceeds the {test} test images")
+        if max(self.n_agree, self.n_roundtrip) > coded:
+            raise ValueError(
+                f"n_agree ({self.n_agree}) and n_roundtrip ({self.n_roundtrip}) must be <= the "
+                f"{coded} coded images"
+            )
 
 
 def memory_estimate(cfg: Config) -> int:
@@ -127,7 +142,7 @@ def memory_estimate(cfg: Config) -> int:
     b = cfg.mi_bins or k
     m = cfg.n_latent
     data = 8 * (n_tr + n_te) * d
-    mi = 8 * d * d * b * b + 4 * min(cfg.mi_images, n_tr) * d * b
+    mi = 8 * d * d * b * b + 4 * (cfg.mi_images or n_tr) * d * b
     batch = max(cfg.batch_size, n_tr if cfg.full_batch_epochs else 0)
     em = 4 * (2 * 3 * d * m * batch + 2 * d * m * (k + m))
     code = 4 * cfg.code_batch * d * m * k  # the coders allocate code_batch rows, images or not
@@ -361,7 +376,7 @@ def run(cfg: Config) -> dict:
     )
 
     # structure: MI on (quantised) pixels -> maximum spanning tree rooted at its centre
-    mi_x = _quantise(train[: cfg.mi_images], K, cfg.mi_bins)
+    mi_x = _quantise(train[: cfg.mi_images or len(train)], K, cfg.mi_bins)
     (tree), t = timed(lambda: pc.chow_liu_tree(pc.mutual_information(mi_x, int(mi_x.max()) + 1)))
     timing["structure_s"] = t
     metrics["tree_height"] = tree.height
@@ -387,7 +402,7 @@ def run(cfg: Config) -> dict:
     metrics["clt_test_bpd"] = bpd(-clt_symbol_logp(tree, clt, test).sum(1), D)
 
     xc = test[: cfg.n_code or len(test)]
-    n_code = len(xc)  # n_code beyond the test set codes the whole test set
+    n_code = len(xc)
     codec_bpd = classic_codecs(xc, side, K)
     metrics["codecs_bpd"] = codec_bpd
 
@@ -460,7 +475,7 @@ def run(cfg: Config) -> dict:
     xa = xc[: cfg.n_agree]
     lps, thr = {}, {}
     for scheme in pc_coding.SCHEMES:
-        stp = pc_coding.Stepper(params, tree, scheme, len(xa))  # n_agree beyond n_code: all
+        stp = pc_coding.Stepper(params, tree, scheme, len(xa))
         _, st1 = stp.logpmf(stp.state0, 0)  # compile outside the clock
         jax.block_until_ready(stp.commit(st1, 0, xa[:, tree.preorder[0]]))
         lps[scheme], t_lp = timed(lambda: pc_coding.conditionals(stp, xa))  # noqa: B023

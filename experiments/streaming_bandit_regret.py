@@ -112,6 +112,12 @@ class Config:
             raise ValueError(f"arm means must lie in [0, 1] (clear_cut_best={self.clear_cut_best})")
         if self.max_memory < 0:
             raise ValueError("max_memory must be >= 0 (0 means no budget)")
+        if self.max_memory > max(self.K, *self.k_sweep):
+            # storing every arm meets any budget of K or more: such a budget constrains nothing
+            raise ValueError(
+                f"max_memory {self.max_memory} exceeds the largest K "
+                f"({max(self.K, *self.k_sweep)}), where it constrains nothing; use 0 for no budget"
+            )
         if self.max_memory:
             for K in (self.K, *self.k_sweep):
                 for name in self.algorithms:

@@ -61,6 +61,7 @@ def test_override_errors(item, msg):
         (["--set", "K=1"], "K must be >= 2"),
         (["--set", "t_factors=1e-9,1"], "T must be >= K"),
         (["--set", "max_memory=2"], "over the max_memory budget 2"),
+        (["--set", "max_memory=1000000000000"], "where it constrains nothing"),
         (["--set", "clear_cut_best=1.3"], "arm means must lie in [0, 1]"),
         (["--bogus"], "unrecognized arguments"),
         (["--seed", "-1"], "seed must be an integer in [0, 2^32)"),

@@ -29,7 +29,11 @@ def test_fashion_preset_without_the_debian_package_stops_with_the_command(monkey
         ("dataset=cifar", "dataset must be one of"),  # caught by Config
         ("batch_size=5000", "exceeds the 1497 training images"),  # caught by Config
         ("n_train=2000", "digits has 1497 training and 300 test images"),
-        ("mi_images=-5", "mi_images must be >= 1"),
+        ("mi_images=-5", "mi_images and n_roundtrip must be >= 0"),
+        # counts past the set they draw from: refused, not capped to the set
+        ("mi_images=1000000000000", "mi_images 1000000000000 exceeds the 1497 training images"),
+        ("n_code=301", "n_code 301 exceeds the 300 test images"),
+        ("n_roundtrip=301", "must be <= the 300 coded images"),
         ("code_batch=1000000000", "too large: pc_compression [quick] needs"),  # runtime.memory
     ],
 )
