@@ -81,31 +81,40 @@ def tile_pairs(n_row_tiles: int, n_col_tiles: int, symmetric: bool) -> np.ndarra
     return np.indices((n_row_tiles, n_col_tiles)).reshape(2, -1).T.astype(np.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("filters", "tile", "symmetric"))
-def _reference_tiled(x, y, filters, tile, symmetric):
+def grouped_pairs(pairs: np.ndarray, group: int) -> np.ndarray:
+    """(steps, group, 2): the pairs in groups of `group`, the last group filled with repeats of
+    the last pair (recomputing a tile and writing it again changes nothing)."""
+    pad = (-len(pairs)) % group
+    return np.concatenate([pairs, np.repeat(pairs[-1:], pad, 0)]).reshape(-1, group, 2)
+
+
+@functools.partial(jax.jit, static_argnames=("filters", "tile", "group", "symmetric"))
+def _reference_tiled(x, y, filters, tile, group, symmetric):
     n, m = x.shape[0], y.shape[0]
     nb, mb = -(-n // tile), -(-m // tile)
     # Padded points (cut off below) hold ones; the arc-cosines clip their cosines to [-1, 1].
     xp = jnp.pad(x, ((0, nb * tile - n), (0, 0)), constant_values=1.0)
     yp = xp if symmetric else jnp.pad(y, ((0, mb * tile - m), (0, 0)), constant_values=1.0)
+    rows = jax.vmap(lambda a, i: jax.lax.dynamic_slice_in_dim(a, i * tile, tile), (None, 0))
 
-    def one(carry, ij):  # one output tile, written in place into the scan's carried outputs
+    def step(carry, ij):  # `group` output tiles at once, written in place into the outputs
+        k, th = jax.vmap(lambda a, b: _tile(a, b, filters))(rows(xp, ij[:, 0]), rows(yp, ij[:, 1]))
         k_out, t_out = carry
-        i, j = ij[0] * tile, ij[1] * tile
-        xb = jax.lax.dynamic_slice_in_dim(xp, i, tile)
-        yb = jax.lax.dynamic_slice_in_dim(yp, j, tile)
-        k, th = _tile(xb, yb, filters)
-        k_out = jax.lax.dynamic_update_slice(k_out, k, (i, j))
-        return (k_out, jax.lax.dynamic_update_slice(t_out, th, (i, j))), None
+        for g in range(group):
+            at = (ij[g, 0] * tile, ij[g, 1] * tile)
+            k_out = jax.lax.dynamic_update_slice(k_out, k[g], at)
+            t_out = jax.lax.dynamic_update_slice(t_out, th[g], at)
+        return (k_out, t_out), None
 
     zeros = jnp.zeros((nb * tile, mb * tile), x.dtype)
-    outs, _ = jax.lax.scan(one, (zeros, zeros), tile_pairs(nb, mb, symmetric))
+    pairs = tile_pairs(nb, mb, symmetric)
+    outs, _ = jax.lax.scan(step, (zeros, zeros), grouped_pairs(pairs, group))
     if symmetric:
-        # Mirror the upper tiles into the lower ones, a pure copy in a second scan. Not a
-        # transposed write inside the first: fused with the tile's arithmetic, the transpose
-        # changed how XLA:CPU emitted the arc-cosines and moved ~20% of the entries in the last
-        # bit (measured, jax 0.10.2); this way every entry equals the rectangular path's bit for
-        # bit (tests/kernels/test_cnn_gram.py), and no second (n, n) array is allocated.
+        # Mirror the upper tiles into the lower ones, a pure copy in a second scan: no second
+        # (n, n) array, and the symmetric and rectangular paths compute every entry with the same
+        # (group, tile, tile) program, so they agree bit for bit (1 device vs rows over devices;
+        # tests/kernels/test_cnn_gram.py). A transposed write fused into the first scan changed
+        # XLA:CPU's code for the tile and moved ~20% of the entries in the last bit (measured).
         def mirror(carry, ij):
             i, j = ij[0] * tile, ij[1] * tile
             return tuple(
@@ -115,27 +124,30 @@ def _reference_tiled(x, y, filters, tile, symmetric):
                 for a in carry
             ), None
 
-        lower = tile_pairs(nb, nb, True)
-        outs, _ = jax.lax.scan(mirror, outs, lower[lower[:, 0] < lower[:, 1]])
+        outs, _ = jax.lax.scan(mirror, outs, pairs[pairs[:, 0] < pairs[:, 1]])
     return outs[0][:n, :m], outs[1][:n, :m]
 
 
-def cnn_gram_reference(x, y, filters, *, tile: int = 128, symmetric: bool | None = None):
+def cnn_gram_reference(
+    x, y, filters, *, tile: int = 128, group: int = 4, symmetric: bool | None = None
+):
     """(NNGP, NTK), each (n, m), tile by tile on one device (the dispatcher shards rows).
 
-    One `lax.scan` over (tile, tile) output blocks writes into the two outputs in place, so the
-    working memory is a few tiles, not a (rows, m, d / s_1) block. When y is x (symmetric=None
+    One `lax.scan` over groups of `group` (tile, tile) output blocks writes into the two outputs
+    in place, so the working memory is a few tiles, not a (rows, m, d / s_1) block; a group
+    gives XLA:CPU's elementwise loops enough work to split over cores (2 cores, n = 2048:
+    0.85 -> 0.61 s from group 1 to 4-8, measured 2026-12-03). When y is x (symmetric=None
     checks identity) only the upper tiles are computed and mirrored: half the work."""
     filters = tree.check_filters(x.shape[-1], filters)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y differ in input length: {x.shape} vs {y.shape}")
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
+    if tile < 1 or group < 1:
+        raise ValueError(f"tile and group must be >= 1, got {tile}, {group}")
     symmetric = (y is x) if symmetric is None else symmetric
     if symmetric and x.shape != y.shape:
         raise ValueError(f"symmetric=True needs y = x, got shapes {x.shape} and {y.shape}")
     t = min(tile, max(x.shape[0], y.shape[0], 1))  # no padding past the larger input
-    return _reference_tiled(x, y, filters, t, bool(symmetric))
+    return _reference_tiled(x, y, filters, t, group, bool(symmetric))
 
 
 # ------------------------------------------------------------------------------- Pallas

@@ -54,21 +54,25 @@ def check_unit_patches(x, s1: int, *, atol: float = 1e-6) -> None:
 
 # ------------------------------------------------------------------------------ arc-cosines
 def _angle(t):
-    # arccos via atan2: (1 - t)(1 + t) is exact near t = 1 (Sterbenz), arccos(t) is not better.
+    """(theta, sin theta, t clipped) with theta = arccos(t), via atan2: (1 - t)(1 + t) is exact
+    near t = 1 (Sterbenz), arccos(t) is not better. sin theta is that square root itself: no sin
+    evaluation (on XLA:CPU, float64 sin cost ~0.7x the atan2 it followed; measured 2026-12-03)."""
     t = jnp.clip(t, -1.0, 1.0)
-    return jnp.arctan2(jnp.sqrt(jnp.maximum((1.0 - t) * (1.0 + t), 0.0)), t), t
+    s = jnp.sqrt(jnp.maximum((1.0 - t) * (1.0 + t), 0.0))
+    return jnp.arctan2(s, t), s, t
 
 
 def kappa0(t):
     """Arc-cosine kernel of degree 0, normalised: 2 E[step(u) step(v)] = 1 - arccos(t) / pi."""
-    theta, _ = _angle(t)
+    theta, _, _ = _angle(t)
     return 1.0 - theta / jnp.pi
 
 
 def kappa1(t):
-    """Arc-cosine kernel of degree 1, normalised to kappa1(1) = 1: 2 E[relu(u) relu(v)]."""
-    theta, t = _angle(t)
-    return (jnp.sin(theta) + (jnp.pi - theta) * t) / jnp.pi
+    """Arc-cosine kernel of degree 1, normalised to kappa1(1) = 1: 2 E[relu(u) relu(v)]
+    = (sin theta + (pi - theta) t) / pi."""
+    theta, s, t = _angle(t)
+    return (s + (jnp.pi - theta) * t) / jnp.pi
 
 
 def relu_step(k, theta):

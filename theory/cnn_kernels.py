@@ -28,6 +28,7 @@ half the digits in float32, which is exactly where the spectrum's asymptotics li
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -54,24 +55,35 @@ def sample_product_of_spheres(key, n: int, d: int, s1: int, dtype=None):
     return normalise_patches(z, s1)
 
 
+# Jitted: op by op, the float64 tree compiled every primitive on its own (~400 compiles in one
+# cnn_ntk_spectrum smoke run); one program per shape instead.
+@functools.partial(jax.jit, static_argnums=2)
+def _cnn_kernels(x, y, filters):
+    return tree_from_cosines(patch_cosines(x, y, filters[0]), filters)
+
+
 def cnn_kernels(x, y, filters):
     """NNGP and NTK Gram matrices (n, m) of the hierarchical CNN; x: (n, d), y: (m, d).
 
     Materialises the (n, m, d / s_1) cosine array: the authors' way, for small n and for tests.
-    Use `kernels.cnn_gram.cnn_gram` for large n (row-blocked, or one fused Pallas tile per block).
+    Use `kernels.cnn_gram.cnn_gram` for large n (tiled, or one fused Pallas tile per block).
     """
-    filters = check_filters(x.shape[-1], filters)
-    return tree_from_cosines(patch_cosines(x, y, filters[0]), filters)
+    return _cnn_kernels(x, y, check_filters(x.shape[-1], filters))
 
 
-def cnn_kernels_pointwise(x, y, filters):
-    """Kernel values k(x_a, y_a) for paired rows (n, d), (n, d) -> (n,), (n,): diagonal checks."""
-    filters = check_filters(x.shape[-1], filters)
+@functools.partial(jax.jit, static_argnums=2)
+def _cnn_kernels_pointwise(x, y, filters):
     s1 = filters[0]
     cos = jnp.sum(x.reshape(x.shape[0], -1, s1) * y.reshape(y.shape[0], -1, s1), axis=-1)
     return tree_from_cosines(cos, filters)
 
 
+def cnn_kernels_pointwise(x, y, filters):
+    """Kernel values k(x_a, y_a) for paired rows (n, d), (n, d) -> (n,), (n,): diagonal checks."""
+    return _cnn_kernels_pointwise(x, y, check_filters(x.shape[-1], filters))
+
+
+@functools.partial(jax.jit, static_argnums=2)
 def fc_kernels(x, y, depth: int):
     """NNGP and NTK of a depth-`depth` ReLU FC net without bias, on x / |x| (the contrast kernel).
 
@@ -87,10 +99,10 @@ def fc_kernels(x, y, depth: int):
 
 
 # ------------------------------------------------------------------------------- oracle
-def nt_cnn_kernels(x, filters):
-    """(NNGP, NTK) Gram matrices of the same architecture by neural-tangents' stax (the oracle):
-    Conv(filter = stride = s_l, VALID) + Relu per layer, Flatten, Dense; W_std = sqrt(s_1) on the
-    raw input (NT divides by fan-in), sqrt(2) after every ReLU (the He factor). NumPy arrays."""
+def nt_cnn_kernel_fn(filters):
+    """neural-tangents' stax kernel_fn of the same architecture (the oracle): Conv(filter =
+    stride = s_l, VALID) + Relu per layer, Flatten, Dense; W_std = sqrt(s_1) on the raw input
+    (NT divides by fan-in), sqrt(2) after every ReLU (the He factor). Inputs (n, d, 1)."""
     from theory._nt_compat import nt
 
     st = nt.stax
@@ -99,6 +111,10 @@ def nt_cnn_kernels(x, filters):
         w = math.sqrt(s) if i == 0 else math.sqrt(2.0)
         layers += [st.Conv(1, (s,), strides=(s,), padding="VALID", W_std=w), st.Relu()]
     layers += [st.Flatten(), st.Dense(1, W_std=math.sqrt(2.0))]
-    _, _, kernel_fn = st.serial(*layers)
-    k = kernel_fn(x[:, :, None], None, ("nngp", "ntk"))
+    return st.serial(*layers)[2]
+
+
+def nt_cnn_kernels(x, filters):
+    """(NNGP, NTK) Gram matrices of x by `nt_cnn_kernel_fn` (neural-tangents). NumPy arrays."""
+    k = nt_cnn_kernel_fn(tuple(filters))(x[:, :, None], None, ("nngp", "ntk"))
     return np.asarray(k.nngp), np.asarray(k.ntk)

@@ -41,6 +41,7 @@ Closed forms implemented here (each with the finite-sample estimator it is teste
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -119,11 +120,16 @@ def torus_spectrum(filters, n_grid: int, kind: str):
     """
     filters = tuple(int(s) for s in filters)
     _check_torus(filters, kind)
-    n_patches = math.prod(filters[1:])
     with jax.enable_x64(True):
-        k, t = tree.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
-        grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
-        return np.asarray(jnp.fft.fftn(grid).real / grid.size)
+        return np.asarray(_torus_fft(filters, n_grid, kind))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))  # one program, not one compile per op
+def _torus_fft(filters, n_grid: int, kind: str):
+    n_patches = math.prod(filters[1:])
+    k, t = tree.tree_from_cosine_list(_axis_cosines(n_patches, n_grid), filters)
+    grid = jnp.broadcast_to(k if kind == "nngp" else t, (n_grid,) * n_patches)
+    return jnp.fft.fftn(grid).real / grid.size
 
 
 def torus_eigenvalues_at(filters, n_grid: int, kind: str, targets):
