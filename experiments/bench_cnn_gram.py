@@ -167,7 +167,11 @@ def peak_child(cfg_json: str, name: str, n: int) -> dict:
         out = jax.block_until_ready(fn(x))
         peak = _proc_status("VmHWM")
         del out
-    return {"peak_bytes": peak - before, "rss_before_bytes": before}
+    got = {"peak_bytes": peak - before, "rss_before_bytes": before}
+    stats = jax.devices()[0].memory_stats() if jax.default_backend() != "cpu" else None
+    if stats and "peak_bytes_in_use" in stats:  # an accelerator: host RSS misses its memory
+        got["device_peak_bytes"] = int(stats["peak_bytes_in_use"])  # over both calls
+    return got
 
 
 def _peak_in_subprocess(cfg: Config, name: str, n: int) -> dict:
@@ -300,9 +304,13 @@ def check_claims(results: dict) -> list[dict]:
     worst_m = max(max(a.values()) for a in mat)
     rows.append(C.claim(
         "bench_gram_equals_materialised",
-        "ours (tiled, symmetric) = the materialised form (the authors' approach), bit for bit",
-        "theory.cnn_kernels.cnn_kernels (jitted)", 0.0, worst_m, "== 0 (same arithmetic)",
-        worst_m == 0.0, "the tiles reorder memory, not arithmetic (tests/kernels/test_cnn_gram.py)",
+        "ours (tiled, symmetric) = the materialised form (the authors' approach), every entry",
+        "theory.cnn_kernels.cnn_kernels (jitted)", "equal", f"max |diff| {worst_m:.1e}",
+        f"<= {tol:.1e} (the same cusp bound: two programs XLA fuses differently may round a "
+        "cosine near 1 differently; bench_cnn_gram._cusp_tolerance)",
+        worst_m <= tol,
+        "same arithmetic in a different order (tiles, groups, mirrored upper half): a misplaced "
+        "tile or level would differ by O(1e-2) or more",
         kind=C.CHECK, source=C.DERIVED,
     ))  # fmt: skip
     d_ours = max(v for v in m["diagonal_error_vs_exact"]["ours"] if v is not None)

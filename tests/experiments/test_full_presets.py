@@ -1,7 +1,9 @@
 """`pytest -m slow`: rerun each cited full preset and compare with the committed results.json.
 
 The committed run is what papers_repro/ cites; rerunning it from the same code and seed must give
-the same numbers (everything except the wall-clock `timing` section). ~20 min on 2 CPU cores.
+the same numbers (everything except the wall-clock `timing` section). Marked `full_rerun` as well
+as `slow`, so the rest of the slow tier runs apart (`make test-slow-rest`); each rerun takes as
+long as the committed run, whose manifest records its wall time (WORKSPACE.md sums them).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ CITED = [
 
 
 @pytest.mark.slow
+@pytest.mark.full_rerun
 @pytest.mark.parametrize("name", CITED)
 def test_full_preset_reproduces_committed_results(name, tmp_path):
     module = registry.load(name)

@@ -251,6 +251,7 @@ def test_output_folder_is_shareable(tmp_path):
 # tools/bad_input_campaign.py tries every int field of every experiment at 10^12 the same way (in
 # subprocesses, minutes; not a test).
 TOO_LARGE = {
+    "bench_cnn_gram": ["sizes=32,1000000000000"],
     "bench_linear_attention": ["batch=1000000000000"],
     "cnn_learning_curves": ["dim_sizes=32,64,1000000000000"],
     "cnn_ntk_spectrum": ["check_n=1000000000000"],
