@@ -50,4 +50,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from experiments._lib import cli  # here: the listing imports no experiment and no jax
+
+    cli.exit_script(main())

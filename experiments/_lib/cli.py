@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import pathlib
 import sys
 import time
@@ -171,6 +172,20 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return "—" if v is None else str(v)
+
+
+def exit_script(code: int) -> None:
+    """The end of `python -m experiments.<name>`: exit with `code`. After an interrupt (130) the
+    process leaves with os._exit once stdout and stderr are flushed: a Ctrl-C that lands inside
+    an XLA computation leaves XLA's worker threads mid-work, and the interpreter's teardown then
+    crashed with SIGSEGV (exit 139; every experiment, tools/bad_input_campaign.py, 2026-12-04)
+    although the results folder was already intact. Nothing is left to clean up at that point:
+    the run wrote nothing (io.atomic_dir), and the message is printed."""
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    raise SystemExit(code)
 
 
 def main(module: ModuleType, argv: list[str] | None = None) -> int:
