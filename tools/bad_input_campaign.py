@@ -117,12 +117,14 @@ def classify(name: str, argv: list[str], timeout: float) -> dict:
         cmd = [sys.executable, *module, *argv]
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, preexec_fn=_limit, env=env)  # fmt: skip
+        sent = False
         try:
             if sigint is not None:
                 try:
                     p.wait(timeout=sigint)
                 except subprocess.TimeoutExpired:
                     p.send_signal(signal.SIGINT)
+                    sent = True
             _, stderr = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
@@ -137,8 +139,12 @@ def classify(name: str, argv: list[str], timeout: float) -> dict:
             )
             if p.returncode == 130 and intact and left == ["mine.txt", "out"]:
                 return {"answer": "interrupted cleanly", "line": line}
-            if p.returncode == 0:  # finished before the signal: says nothing about interrupts
+            if p.returncode == 0 and not sent:  # finished first: says nothing about interrupts
                 return {"answer": "finished before SIGINT", "line": line}
+            if p.returncode == 0:  # the signal reached a running process that then exited 0:
+                # swallowed (the run went on and replaced the folder), or it landed in the
+                # interpreter's teardown after the results were written; the line tells which
+                return {"answer": "exit 0 after SIGINT", "line": line}
             return {"answer": f"interrupt: exit {p.returncode}, intact={intact}, left={left}",
                     "line": line}  # fmt: skip
         untouched = user_file.read_text() == "mine"
