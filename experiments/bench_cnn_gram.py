@@ -90,13 +90,17 @@ def memory_estimate(cfg: Config) -> int:
     check (4 candidates x 2 x 8 n^2 at the largest n each runs at), plus the largest working set:
     the materialised form's (n, n, d / s_1) cosines and one array per level (~(d / s_1 + 8) n^2
     at materialised_max_n), unbatched neural-tangents' per-layer (n, n, positions) covariances
-    (~4 d n^2 at nt_max_n), ours' tiles (negligible)."""
+    (~4 d n^2 at nt_max_n), ours' tiles: a group of 4 (tile, tile) blocks of the d / s_1 patch
+    cosines and ~8 per-level arrays, x3 for what XLA keeps live (one 6.0 GB buffer measured at
+    tile = n = 2048), the tile capped at n (negligible at tile 128: 13 MB; a
+    huge tile is the full (n, n) block: 6 GB at n = 2048, found by tools/bad_input_campaign.py)."""
     n = max(cfg.sizes)
     p = cfg.d // cfg.filters[0]
     nm = min(cfg.materialised_max_n, n)
     nn = min(cfg.nt_max_n, n)
+    t = min(cfg.tile, n)
     outs = 8 * 2 * (2 * n * n + nm * nm + nn * nn)
-    work = 8 * max((p + 8) * nm * nm, 4 * cfg.d * nn * nn)
+    work = 8 * max((p + 8) * nm * nm, 4 * cfg.d * nn * nn, 12 * (p + 8) * t * t)
     return outs + work
 
 
