@@ -90,10 +90,9 @@ def memory_estimate(cfg: Config) -> int:
     check (4 candidates x 2 x 8 n^2 at the largest n each runs at), plus the largest working set:
     the materialised form's (n, n, d / s_1) cosines and one array per level (~(d / s_1 + 8) n^2
     at materialised_max_n), unbatched neural-tangents' per-layer (n, n, positions) covariances
-    (~4 d n^2 at nt_max_n), ours' tiles: a group of 4 (tile, tile) blocks of the d / s_1 patch
-    cosines and ~8 per-level arrays, x3 for what XLA keeps live (one 6.0 GB buffer measured at
-    tile = n = 2048), the tile capped at n (negligible at tile 128: 13 MB; a
-    huge tile is the full (n, n) block: 6 GB at n = 2048, found by tools/bad_input_campaign.py)."""
+    (~4 d n^2 at nt_max_n), ours' tiles (the tile capped at n): a group of 4 (tile, tile) blocks
+    of the d / s_1 patch cosines and ~8 per-level arrays, x3 for what XLA keeps live (one 6.0 GB
+    buffer measured at tile = n = 2048, found by tools/bad_input_campaign.py; 25 MB at tile 128)."""
     n = max(cfg.sizes)
     p = cfg.d // cfg.filters[0]
     nm = min(cfg.materialised_max_n, n)

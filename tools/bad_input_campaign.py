@@ -62,28 +62,42 @@ def _fields(name: str):
 
 
 def _cases(name: str, classes: set[str]):
-    """(class, argv) of every case for one experiment."""
+    """(class, argv, sigint_after_s or None) of every case for one experiment."""
     for field, kind in _fields(name):
         if kind == "int" and "huge" in classes:
-            yield "huge", ["--set", f"{field}={HUGE}"]
+            yield "huge", ["--set", f"{field}={HUGE}"], None
         if kind == "int" and "negative" in classes:
-            yield "negative", ["--set", f"{field}=-1"]
+            yield "negative", ["--set", f"{field}=-1"], None
         if kind == "float" and "nonfinite" in classes:
-            yield "nonfinite", ["--set", f"{field}=nan"]
-            yield "nonfinite", ["--set", f"{field}=inf"]
+            yield "nonfinite", ["--set", f"{field}=nan"], None
+            yield "nonfinite", ["--set", f"{field}=inf"], None
     if "cli" in classes:
         for argv in (["--seed", "-1"], ["--seed", str(2**32)], ["--preset", "nope"],
                      ["--set", "nofield=1"]):  # fmt: skip
-            yield "cli", argv
+            yield "cli", argv, None
         for where in ("file", "under_file", "proc"):
-            yield "cli", ["--out", f"<{where}>"]
+            yield "cli", ["--out", f"<{where}>"], None
     if "interrupt" in classes:
-        for after in (6, 20):
-            yield "interrupt", ["--preset", "smoke", f"<sigint {after}>"]
+        for after in (6.0, 20.0):
+            yield "interrupt", ["--preset", "smoke"], after
 
 
 def _limit():
     resource.setrlimit(resource.RLIMIT_AS, (MEM_CAP, MEM_CAP))
+
+
+def _start(module: str, argv: list[str]) -> subprocess.Popen:
+    """`python -m module argv` from the checkout, under the memory cap, stdout/stderr piped."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", module, *argv]
+    pipe = subprocess.PIPE
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, text=True, stdout=pipe, stderr=pipe, preexec_fn=_limit
+    )
+
+
+def _last(err: list[str]) -> str:
+    return err[-1][:160] if err else ""
 
 
 def _answer(p_rc: int, err: list[str], wrote: bool) -> str:
@@ -96,10 +110,9 @@ def _answer(p_rc: int, err: list[str], wrote: bool) -> str:
     return f"exit {p_rc}"
 
 
-def classify(name: str, argv: list[str], timeout: float) -> dict:
-    """Runs one case in a fresh process; {'answer', 'line'}."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    module = ["-m", f"experiments.{name}"]
+def classify(name: str, argv: list[str], sigint: float | None, timeout: float) -> dict:
+    """Runs one case in a fresh process (SIGINT `sigint` seconds in, if given);
+    {'answer', 'line'}."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         user_file = tmp / "mine.txt"
@@ -107,16 +120,12 @@ def classify(name: str, argv: list[str], timeout: float) -> dict:
         out = tmp / "out"
         outs = {"<file>": user_file, "<under_file>": user_file / "out", "<proc>": "/proc/memlearn"}
         argv = [str(outs.get(a, a)) for a in argv]
-        sigint = next((float(a[8:-1]) for a in argv if a.startswith("<sigint")), None)
-        argv = [a for a in argv if not a.startswith("<sigint")]
         if sigint is not None:  # a previous run's folder that the interrupted run must leave as is
             out.mkdir()
             (out / "results.json").write_text("previous")
         if "--out" not in argv:
             argv += ["--out", str(out)]
-        cmd = [sys.executable, *module, *argv]
-        p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, preexec_fn=_limit, env=env)  # fmt: skip
+        p = _start(f"experiments.{name}", argv)
         sent = False
         try:
             if sigint is not None:
@@ -131,7 +140,7 @@ def classify(name: str, argv: list[str], timeout: float) -> dict:
             p.communicate()
             return {"answer": "timeout (work started)", "line": ""}
         err = stderr.strip().splitlines()
-        line = err[-1][:160] if err else ""
+        line = _last(err)
         if sigint is not None:
             left = sorted(q.name for q in tmp.iterdir())
             intact = (out / "results.json").exists() and (
@@ -156,19 +165,16 @@ def classify_all(timeout: float) -> dict:
     """`python -m experiments.all --preset nope`: refused, results/SUMMARY.md untouched."""
     summary = ROOT / "results" / "SUMMARY.md"
     before = summary.read_bytes() if summary.exists() else None
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "experiments.all", "--preset", "nope"]
+    p = _start("experiments.all", ["--preset", "nope"])
     try:
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                           preexec_fn=_limit, env=env)  # fmt: skip
+        _, stderr = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
         return {"answer": "timeout (work started)", "line": ""}
     after = summary.read_bytes() if summary.exists() else None
-    err = p.stderr.strip().splitlines()
-    return {
-        "answer": _answer(p.returncode, err, after != before),
-        "line": err[-1][:160] if err else "",
-    }
+    err = stderr.strip().splitlines()
+    return {"answer": _answer(p.returncode, err, after != before), "line": _last(err)}
 
 
 GOOD = {"refused", "interrupted cleanly", "finished before SIGINT"}
@@ -194,13 +200,14 @@ def main() -> int:
     from experiments._lib import registry
 
     names = [n for n in registry.names() if not a.only or n in a.only.split(",")]
-    cases = [(n, k, argv) for n in names for k, argv in _cases(n, classes)]
+    cases = [(n, *case) for n in names for case in _cases(n, classes)]
     rows = []
 
     def one(case):
-        name, kind, argv = case
-        r = classify(name, argv, a.timeout)
-        row = {"experiment": name, "class": kind, "argv": " ".join(argv), **r}
+        name, kind, argv, sigint = case
+        r = classify(name, argv, sigint, a.timeout)
+        shown = argv + ([f"<SIGINT after {sigint:g} s>"] if sigint is not None else [])
+        row = {"experiment": name, "class": kind, "argv": " ".join(shown), **r}
         print(f"{name:24s} {kind:9s} {row['argv'][:34]:34s} {r['answer']:22s} {r['line']}",
               flush=True)  # fmt: skip
         return row
