@@ -21,7 +21,7 @@ from types import ModuleType
 from experiments._lib import claims as C
 from experiments._lib import io, manifest, registry
 from experiments._lib.config import UsageError, override
-from runtime import memory
+from runtime import interrupts, memory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,6 +133,7 @@ def run_to_dir(
     started = time.time()
     git = manifest.git_state()  # the code that runs is the code at start
     computed = module.run(cfg)
+    interrupts.check()  # a Ctrl-C whose raise was swallowed mid-run (runtime/interrupts.py)
     results = assemble(module, cfg, preset, computed)
     with io.atomic_dir(out) as tmp:
         io.write_json(tmp / "results.json", results)
@@ -206,6 +207,7 @@ def main(module: ModuleType, argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 2
+    interrupts.install()
     try:
         results = run_to_dir(module, cfg, args.preset, out, argv, figures=args.figures)
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from runtime import interrupts
+
 SCHEMA = "memlearn-results/2"  # 2: claim rows v2 (kind, source, decide; experiments._lib.claims)
 
 
@@ -109,6 +111,7 @@ def atomic_dir(final: os.PathLike) -> Iterator[pathlib.Path]:
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; results are for sharing (0755 at umask 022)
     try:
         yield tmp
+        interrupts.check()  # a swallowed Ctrl-C never commits (runtime/interrupts.py)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
