@@ -52,14 +52,16 @@ def check_memory(
     fraction: float = memory.FRACTION,
 ) -> None:
     """Raise MemoryError (one line) if n x m outputs (+ `extra` same-size work arrays) would not
-    fit in `fraction` of this host's memory. Called before anything is allocated."""
+    fit in `fraction` of the memory this process may use (runtime.memory.host_bytes). Called
+    before anything is allocated."""
     need = gram_bytes(n, m, itemsize=itemsize, n_out=n_out + extra)
     have = int(fraction * memory.host_bytes())
     if need > have:
         raise MemoryError(
             f"an {n} x {m} Gram computation needs ~{need / 2**30:.1f} GiB "
             f"({n_out + extra} arrays of {itemsize}-byte entries); "
-            f"{have / 2**30:.1f} GiB available ({fraction:.0%} of this host's memory): lower n"
+            f"{have / 2**30:.1f} GiB available ({fraction:.0%} of the memory this process may "
+            "use): lower n"
         )
 
 

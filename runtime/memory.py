@@ -9,6 +9,7 @@ budget (tests/experiments/test_lib.py checks every preset).
 from __future__ import annotations
 
 import os
+import resource
 
 # The share of this host's physical memory one run may plan to use: XLA's temporaries, the
 # Python heap and a second process (the 4-device smoke check) need the rest.
@@ -16,11 +17,26 @@ FRACTION = 0.6
 
 
 def host_bytes() -> int:
-    """Physical memory of this host."""
+    """The memory this process may use: the host's physical memory, or less where a limit says
+    so: a cgroup v2 `memory.max` (a container, a SLURM job) or an address-space rlimit
+    (`ulimit -v`; tools/bad_input_campaign.py runs each child under one). Planning against the
+    host alone let a run the estimate allowed die of an out-of-memory traceback under a 6 GiB
+    cap (bench_cnn_gram tile = 10^12: 6.4 GB estimated, under 60% of 23.5 GiB, over the cap)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
+        have = 8 << 30
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        have = min(have, soft)
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            have = min(have, int(text))
+    except OSError:
+        pass
+    return have
 
 
 def budget_bytes(fraction: float = FRACTION) -> int:
@@ -38,5 +54,5 @@ def refusal(need: int, what: str = "this configuration") -> str | None:
         return None
     return (
         f"too large: {what} needs ~{gib(need)}, over the {gib(have)} budget "
-        f"({FRACTION:.0%} of this host's {gib(host_bytes())}); lower the sizes"
+        f"({FRACTION:.0%} of the {gib(host_bytes())} this process may use); lower the sizes"
     )
