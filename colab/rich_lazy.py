@@ -25,34 +25,39 @@
 # Set `QUICK = False` (or the environment variable `NOTEBOOK_QUICK=0`) for larger sizes.
 
 # %%
-# Setup. In Colab, set MEMLEARN_REPO_URL to this repository's git URL, or MEMLEARN_REPO to the
-# path of a mounted checkout (e.g. on Drive); the cell then installs the pinned requirements.
-# Locally it uses the checkout this notebook sits in (installed by `make test` / `make repro`).
+# Setup. Locally it uses the checkout this notebook sits in (`make setup` installs it). In
+# Colab it needs a checkout at MEMLEARN_REPO (default /content/memlearn; a copy on a mounted
+# Drive works), cloned there from REPO_URL below if missing; it then installs the pinned
+# requirements and the Debian data packages the experiments read (Fashion-MNIST).
 import os
 import pathlib
 import subprocess
 import sys
 
+REPO_URL = os.environ.get("MEMLEARN_REPO_URL", "")  # or paste the repository's git URL here
+
 if "google.colab" in sys.modules:
     repo = pathlib.Path(os.environ.get("MEMLEARN_REPO", "/content/memlearn"))
-    if not repo.exists():
-        subprocess.run(["git", "clone", os.environ["MEMLEARN_REPO_URL"], str(repo)], check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "-r",
-            str(repo / "requirements.lock"),
-        ],
-        check=True,
-    )
+    if not (repo / "WORKSPACE.md").exists():
+        if not REPO_URL:
+            raise SystemExit(
+                f"setup: no checkout at {repo}: set REPO_URL in this cell to the repository's git "
+                "URL (or the environment variable MEMLEARN_REPO to a checkout) and run it again"
+            )
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(repo)], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    subprocess.run([*pip, "-r", str(repo / "requirements.lock")], check=True)
+    listed = [sys.executable, str(repo / "tools" / "debian_packages.py")]
+    debs = subprocess.run(listed, capture_output=True, text=True, check=True).stdout.split()
+    missing = [d for d in debs if subprocess.run(["dpkg", "-s", d], capture_output=True).returncode]
+    if missing:  # only what is missing: apt needs the network and root (both there in Colab)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False)
 else:
     here = pathlib.Path.cwd()
-    repo = next(p for p in [here, *here.parents] if (p / "WORKSPACE.md").exists())
+    repo = next((p for p in [here, *here.parents] if (p / "WORKSPACE.md").exists()), None)
+    if repo is None:
+        raise SystemExit(f"setup: {here} is not inside a checkout of this repository")
 os.chdir(repo)
 sys.path.insert(0, str(repo))
 QUICK = os.environ.get("NOTEBOOK_QUICK", "1") == "1"

@@ -74,3 +74,65 @@ def test_every_notebook_script_has_an_ipynb():
     assert SCRIPTS
     for script in SCRIPTS:
         assert script.with_suffix(".ipynb").exists()
+
+
+SETUP_START, SETUP_END = "# Setup.", "sys.path.insert(0, str(repo))\n"
+
+
+def _setup_block(script: pathlib.Path) -> str:
+    """The setup code every notebook opens with, from its '# Setup.' comment to the sys.path
+    line (imports a notebook adds between them are its own)."""
+    text = script.read_text()
+    start = text.index(SETUP_START)
+    return text[start : text.index(SETUP_END, start) + len(SETUP_END)]
+
+
+def test_every_notebook_opens_with_the_same_setup():
+    blocks = {s.stem: _setup_block(s) for s in SCRIPTS}
+    strip = {k: "\n".join(ln for ln in b.splitlines() if ln != "import dataclasses")
+             for k, b in blocks.items()}  # fmt: skip
+    assert len(set(strip.values())) == 1, sorted(strip)
+
+
+def _run_setup_as_in_colab(tmp_path, env_extra: dict):
+    """The setup block in a fresh interpreter that believes it is Colab (a `google.colab`
+    module present), with the checkout's location and URL from the environment."""
+    import os
+    import subprocess
+    import sys
+
+    fake = (
+        "import sys, types\n"
+        "sys.modules['google'] = types.ModuleType('google')\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+    )
+    code = fake + _setup_block(SCRIPTS[0]) + "print('REPO', repo, os.getcwd())\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMLEARN_REPO")}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.budget(allowance_s(10))
+def test_setup_in_colab_clones_the_repository_and_installs(tmp_path):
+    """In Colab with REPO_URL (here the environment variable, pointing at this checkout's git
+    history) the cell clones, installs the pinned requirements (all present here: pip has
+    nothing to fetch) and the Debian packages that are missing (none here: `make setup` installed
+    them), and continues from the clone."""
+    clone = tmp_path / "memlearn"
+    p = _run_setup_as_in_colab(
+        tmp_path, {"MEMLEARN_REPO": str(clone), "MEMLEARN_REPO_URL": f"file://{ROOT}"}
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert f"REPO {clone} {clone}" in p.stdout
+    assert (clone / "WORKSPACE.md").exists() and (clone / "requirements.lock").exists()
+
+
+def test_setup_in_colab_without_a_checkout_or_url_says_what_to_set(tmp_path):
+    p = _run_setup_as_in_colab(tmp_path, {"MEMLEARN_REPO": str(tmp_path / "absent")})
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("setup: no checkout at"), p.stderr
+    assert "REPO_URL" in lines[0]
