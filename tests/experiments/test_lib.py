@@ -349,3 +349,28 @@ def test_exit_script_leaves_with_130_after_an_interrupt_without_teardown():
         cmd = [sys.executable, "-c", src]
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=registry.ROOT, env=env)
         assert p.returncode == code and p.stdout == "said\n", (code, p.returncode, p.stderr)
+
+
+def test_summary_totals_add_up_and_every_row_is_listed():
+    """results/SUMMARY.md's head: one count row per experiment and a total that is the sum of
+    them (from the committed full runs); below it every claim row once; the quick-preset note."""
+    from experiments._lib import claims as C
+    from experiments._lib import summary
+
+    text = summary.summary("full")
+    head, every = text.split("## Every row")
+    per_experiment, all_rows = [], []
+    for name in registry.names():
+        res = registry.results_dir(name, "full") / "results.json"
+        if res.exists():
+            claims = io.read_json(res)["claims"]
+            all_rows += claims
+            per_experiment.append(C.count_cells(claims))
+            assert f"| {name} | " + " | ".join(C.count_cells(claims)) + " |" in head
+    assert per_experiment, "no committed full runs to summarise"
+    total = [str(sum(int(c[i]) for c in per_experiment)) for i in range(len(C.COUNT_COLUMNS))]
+    assert "| **total** | | " + " | ".join(f"**{t}**" for t in total) + " |" in head
+    assert total == C.count_cells(all_rows)
+    listed = [ln for ln in every.splitlines() if ln.startswith("| ") and "`" in ln]
+    assert len(listed) == len(all_rows)
+    assert "too small to decide" in summary.summary("quick").split("## Every row")[0]
