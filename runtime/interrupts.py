@@ -18,7 +18,9 @@ own), `install()` leaves it alone.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 
 _pending = False
@@ -30,13 +32,30 @@ def _handler(signum, frame):
     raise KeyboardInterrupt
 
 
+def _exit_before_work(signum, frame):
+    sys.stderr.write("interrupted while starting (imports); nothing written\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def exit_on_sigint_while_starting() -> None:
+    """For `python -m experiments.<name>` only, from the package's import: a Ctrl-C during the
+    imports (several seconds on a loaded machine: jax, the experiment's modules) exits 130 with
+    one line, before any work, instead of a KeyboardInterrupt traceback and exit -2
+    (set_disjointness at 6 s under tools/bad_input_campaign.py, 2026-12-04). `install()`, at the
+    start of the CLI, replaces it. Never for a library import (a notebook's kernel, a test)."""
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _exit_before_work)
+
+
 def install() -> bool:
     """Records SIGINT as well as raising it; True if the handler is (now) in place."""
     global _pending
     if threading.current_thread() is not threading.main_thread():
         return False
     current = signal.getsignal(signal.SIGINT)
-    if current is not _handler and current is not signal.default_int_handler:
+    if current not in (_handler, _exit_before_work, signal.default_int_handler):
         return False
     _pending = False
     signal.signal(signal.SIGINT, _handler)

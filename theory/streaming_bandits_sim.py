@@ -218,13 +218,16 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
     # the authors' promotion duel needs a capped upper level (none in uniform / naive)
     duels = authors and any(c != NO_CAP for c in spec.caps[1:])
 
-    def level(s):
-        """Level l for an arm arriving there (valid): sample it, charge its pulls, crown it if
-        it wins, and promote the level's king to l + 1 when the level's arrival cap is reached
-        (that king is the arm arriving at level l + 1)."""
+    def level(s, x=None):
+        """Level l for an arm arriving there (valid): sample it (unless its sample `x` is given:
+        level 0's, drawn for every arm before the scan), charge its pulls, crown it if it wins,
+        and promote the level's king to l + 1 when the level's arrival cap is reached (that king
+        is the arm arriving at level l + 1)."""
         l, arm, valid, king, est, count, regret, pulls = s
         n = b[l]
-        x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
+        first = x is not None  # level 0 (static): no promotion duel there
+        if not first:
+            x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
         empty = king[l] < 0
         if authors and name == "uniform":
             # stored_reward starts at 0 and is never set for the first arm.
@@ -235,7 +238,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         # compared with a fresh sample of the king, both pulls charged at their own means and
         # neither counted against T.
         duel = jnp.zeros((), bool)
-        if duels:
+        if duels and not first:
             duel = (l > 0) & capped & valid & ~empty & (count[l] + 1 >= caps[l])
         charged = mu[arm]
         if authors_cascade:
@@ -250,7 +253,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         if authors_cascade:
             # a level-0 king's threshold is never lowered by a crowning
             new_est = jnp.where((l == 0) & empty, jnp.maximum(x, est[l]), x)
-        if duels:
+        if duels and not first:
             x_king = sample_mean(
                 _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
             )
@@ -269,7 +272,16 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         est = est.at[l].set(jnp.where(reset, neg_inf, est[l]))
         return l + 1, arm, promote, king, est, count, regret, pulls
 
-    def step(c: Carry, i):
+    # Level 0's sample of every arm, drawn before the scan as one vectorised call: every arm
+    # that is read arrives at level 0, and its sample there depends only on (key, arm), so this
+    # is the same number the scan drew step by step (bit for bit, tested), without a sampler
+    # (a rejection loop) inside each of the K steps. Arms past the budget are drawn and unused.
+    x0 = jax.vmap(
+        lambda a: sample_mean(_site_key(key, a, SITE_LEVEL), mu[a], b[0], authors=authors)
+    )(jnp.arange(K, dtype=jnp.int32))
+
+    def step(c: Carry, xs):
+        i, x_0 = xs
         # Authors stop reading once counted pulls reach T; corrected: also stop before a level-0
         # batch that would overrun the budget.
         if authors:
@@ -278,11 +290,15 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
             stop = c.pulls + b[0] > T
         done = c.done | stop
         valid, arm = ~done, i
-        # The levels as one traced loop (one copy of the binomial sampler in the program, not L)
-        # that stops at the first level the arm is not promoted past: the levels it skips would
-        # change nothing (every update there is masked by `valid`).
+        # Level 0 with its pre-drawn sample, then the upper levels as one traced loop (one copy
+        # of the sampler in the program, not L - 1) that stops at the first level the arm is not
+        # promoted past: the levels it skips would change nothing (every update there is masked
+        # by `valid`). Promotions happen at the same steps in every run of a batch (arrival
+        # counts), so under vmap the loop body runs only at those steps.
         lv = (jnp.zeros((), jnp.int32), arm, valid, c.king, c.est, c.count, c.regret, c.pulls)
-        lv = lax.while_loop(lambda s: (s[0] < L) & s[2], level, lv)
+        lv = level(lv, x_0)
+        if L > 1:
+            lv = lax.while_loop(lambda s: (s[0] < L) & s[2], level, lv)
         _, _, _, king, est, count, regret, pulls = lv
         memory = jnp.sum(king >= 0).astype(jnp.int32)
         new = Carry(
@@ -297,7 +313,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         )
         return new, None
 
-    c, _ = lax.scan(step, init, jnp.arange(K, dtype=jnp.int32))
+    c, _ = lax.scan(step, init, (jnp.arange(K, dtype=jnp.int32), x0))
 
     # End of stream: pick among the occupied levels' kings, then commit.
     occupied = c.king >= 0
@@ -411,8 +427,8 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
             # Same monotone threshold without the oracle gap: never lower the bar on a crowning.
             new_est = jnp.maximum(x_new, king_est)
 
-        def challenge(r, l):
-            alive, budget, king, king_est, full, regret = r
+        def challenge(r):
+            l, alive, budget, king, king_est, full, regret = r
             n = pulls_of(l)
             crown = alive & (budget < n)
             king = jnp.where(crown, i, king)
@@ -426,13 +442,15 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
             full = full + jnp.where(alive, n, 0.0)
             budget = budget - jnp.where(alive, n, 0.0)
             loses = alive & (king_est - eps / 5.0 >= x)
-            return (alive & ~loses, budget, king, king_est, full, regret), None
+            return l + 1, alive & ~loses, budget, king, king_est, full, regret
 
-        (alive, budget, king, king_est, full, regret), _ = lax.scan(
-            challenge,
-            (alive, budget, king, king_est, full, regret),
-            jnp.arange(rounds, dtype=jnp.int32),
-        )
+        # The rounds stop once the challenger is out (it lost or was crowned): a round after
+        # that changes nothing (every update is masked by `alive`), so this is the fixed
+        # `rounds`-long loop it replaces, bit for bit (tested), without drawing ~int(10 ln ln K)
+        # samples per arrival when most challengers lose in the first round or two.
+        r = (jnp.zeros((), jnp.int32), alive, budget, king, king_est, full, regret)
+        r = lax.while_loop(lambda r: (r[0] < rounds) & r[1], challenge, r)
+        _, alive, budget, king, king_est, full, regret = r
         failed = c.failed | alive  # authors raise 'Algorithm fail for excessive sample complexity'
         coin = jax.random.uniform(_site_key(key, i, SITE_GOA_COIN), dtype=jnp.float64)
         sampled = active & (coin < p_frac)

@@ -22,9 +22,9 @@ PAPER = "cagnetta2023_wide_cnn"  # the paper this module's time is charged to (c
     [
         (lc, "teacher_filters=3;2,2;2,2,2;2,2,2,2;2,2;2,2,2,2", "product must divide d = 16"),
         (lc, "student_filters=3,3", "s_1 must equal the student's 3"),
-        (lc, "sizes=100,200,2e6", "lower n"),
+        (lc, "sizes=100,200,2e6", "too large"),
         (lc, "teacher_kinds=ntk,rbf,ntk,ntk,ntk,ntk", "'ntk' or 'nngp'"),
-        (sp, "rank_n=2e6", "lower n"),
+        (sp, "rank_n=2e6", "too large"),
         (sp, "torus=3,3", "torus spectra need first-level patches of size 2"),
         (sp, "width_arch=1,2", "s_1 >= 2"),
         (bench, "sizes=300,512", "not multiples of nt_batch_size 256"),

@@ -351,6 +351,28 @@ def test_exit_script_leaves_with_130_after_an_interrupt_without_teardown():
         assert p.returncode == code and p.stdout == "said\n", (code, p.returncode, p.stderr)
 
 
+def test_ctrl_c_during_the_imports_exits_130_in_one_line(tmp_path):
+    """A Ctrl-C 0.5 s after `python -m experiments.<name>` starts lands in the imports (jax
+    alone takes longer): exit 130, one line, nothing written (was a KeyboardInterrupt traceback
+    and exit -2). Should the imports finish first, the run's own handler answers the same way."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(registry.ROOT)}
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "experiments.mecb_coupling", "--preset", "smoke", "--out", out]
+    p = subprocess.Popen(cmd, cwd=registry.ROOT, env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    assert not out.exists()
+
+
 def test_summary_totals_add_up_and_every_row_is_listed():
     """results/SUMMARY.md's head: one count row per experiment and a total that is the sum of
     them (from the committed full runs); below it every claim row once; the quick-preset note."""

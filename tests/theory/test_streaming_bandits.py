@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +18,7 @@ from tests._asserts import assert_close, assert_within_se, sampled_grid
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 PAPER = "wang2023_streaming_bandits"  # the paper this module's time is charged to (conftest)
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -246,3 +250,54 @@ def re_escape(s):
     import re
 
     return re.escape(s)
+
+
+def _golden_inputs():
+    K, R = 48, 4
+    key = jax.random.key(11)
+    mus, Ts = [], []
+    makers = (
+        lambda k: S.clear_cut_means(k, K),
+        lambda k: S.mix_in_means(k, K),
+        lambda k: S.hard_means(k, K, 0.05),
+    )
+    for i, make in enumerate(makers):
+        mu = jax.vmap(make)(jax.random.split(jax.random.fold_in(key, i), R))
+        for T in (1.0 * K**3, 1e3 * K**3):
+            mus.append(mu)
+            Ts += [T] * R
+    keys = jax.random.split(jax.random.fold_in(key, 7), len(Ts))
+    return jnp.concatenate(mus), keys, jnp.asarray(Ts)
+
+
+GOLDEN = json.loads((ROOT / "tests" / "fixtures" / "streaming_bandits_golden.json").read_text())
+
+
+# 12 compiled programs (~5 s each cold): the fast suite runs goa (the changed challenge loop),
+# log in the authors' mode (duels and the pre-drawn level 0) and the authors' uniform (its
+# stored-0 first arm); make test-slow the other nine
+FAST_GOLDEN = (("goa", False), ("log", True), ("uniform", True))
+
+
+@pytest.mark.parametrize(
+    "name,authors",
+    [
+        pytest.param(n, a, marks=() if (n, a) in FAST_GOLDEN else pytest.mark.slow)
+        for n in S.ALGORITHMS
+        for a in (False, True)
+    ],
+)
+def test_bit_for_bit_with_the_recorded_slower_form(name, authors):
+    """The early-stopping challenge loop and the pre-drawn level-0 samples change no bit of any
+    outcome (tests/fixtures/streaming_bandits_golden.json says what was recorded and from what)."""
+    mu, keys, T = _golden_inputs()
+    out = jax.jit(jax.vmap(lambda m, k, t: S.run_algorithm(m, k, t, name=name, authors=authors)))(
+        mu, keys, T
+    )
+    fast_tier = "--xla_backend_optimization_level=0" in os.environ.get("XLA_FLAGS", "")
+    want = GOLDEN["cases_fast_tier" if fast_tier else "cases"][f"{name}/{authors}"]
+    for field, values in out._asdict().items():
+        got = np.asarray(values)
+        expect = [float.fromhex(v) if isinstance(v, str) else v for v in want[field]]
+        np.testing.assert_array_equal(got.astype(np.float64), np.asarray(expect, np.float64),
+                                      err_msg=field)  # fmt: skip
