@@ -43,6 +43,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from kernels.binomial import binomial
+
 # Sampling-site ids for fold_in (common random numbers across algorithms).
 SITE_LEVEL = 0  # + level index: cascade levels
 SITE_FINAL = 100  # end-of-stream comparison
@@ -161,6 +163,23 @@ def sample_mean(key, mu, n, *, authors: bool):
     return jnp.where(n <= AUTHORS_EXACT_MAX_PULLS, exact, inflated)
 
 
+def sample_means(keys, mu, n, *, authors: bool):
+    """`sample_mean` for many arms at once (keys, mu: (A,); n a scalar), equal bit for bit to
+    vmapping it: the binomial draws go through kernels.binomial, which runs jax's own sampler
+    with the rejected proposals compacted (3x faster here at 10^6 draws; its docstring)."""
+    n = jnp.asarray(n, jnp.float64)
+    ns = jnp.full(mu.shape, n)
+    if not authors:
+        return binomial(keys, ns, mu) / n
+    pair = jax.vmap(jax.random.split)(keys)
+    k_exact, k_normal = pair[:, 0], pair[:, 1]
+    n_floor = jnp.clip(jnp.floor(n), 1.0, AUTHORS_EXACT_MAX_PULLS)
+    exact = binomial(k_exact, jnp.full(mu.shape, n_floor), mu) / n_floor
+    normal = jax.vmap(lambda k: jax.random.normal(k, dtype=jnp.float64))(k_normal)
+    inflated = mu + normal * 2.0 / jnp.sqrt(n)
+    return jnp.where(n <= AUTHORS_EXACT_MAX_PULLS, exact, inflated)
+
+
 def _site_key(key, arm, site):
     return jax.random.fold_in(jax.random.fold_in(key, arm), site)
 
@@ -276,9 +295,10 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
     # that is read arrives at level 0, and its sample there depends only on (key, arm), so this
     # is the same number the scan drew step by step (bit for bit, tested), without a sampler
     # (a rejection loop) inside each of the K steps. Arms past the budget are drawn and unused.
-    x0 = jax.vmap(
-        lambda a: sample_mean(_site_key(key, a, SITE_LEVEL), mu[a], b[0], authors=authors)
-    )(jnp.arange(K, dtype=jnp.int32))
+    arms = jnp.arange(K, dtype=jnp.int32)
+    x0 = sample_means(
+        jax.vmap(lambda a: _site_key(key, a, SITE_LEVEL))(arms), mu, b[0], authors=authors
+    )
 
     def step(c: Carry, xs):
         i, x_0 = xs
@@ -413,14 +433,24 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
         arms_read=jnp.ones((), jnp.int32),
     )
 
-    def step(c: Carry, i):
+    # Every arrival's crowning sample and backup-arm sample, drawn before the scan as two
+    # vectorised calls (each depends only on (key, arm); bit for bit the in-scan draws)
+    arms = jnp.arange(1, K, dtype=jnp.int32)
+    crown_x = sample_means(
+        jax.vmap(lambda a: _site_key(key, a, SITE_GOA_KING))(arms), mu[1:], b0, authors=authors
+    )
+    frac_x = sample_means(
+        jax.vmap(lambda a: _site_key(key, a, SITE_GOA_FRAC))(arms), mu[1:], n_frac, authors=authors
+    )
+
+    def step(c: Carry, xs):
+        i, x_new, xf = xs
         active = ~c.done
         in_cap = active & (c.full <= cap_full)
         budget = c.king_budget + jnp.where(in_cap, inc, 0.0)
         king, king_est, full, regret = c.king, c.king_est, c.full, c.regret
         alive = in_cap
-        # The crowning sample (1.2/eps^2 pulls) has its own site, drawn once per arrival.
-        x_new = sample_mean(_site_key(key, i, SITE_GOA_KING), mu[i], b0, authors=authors)
+        # The crowning sample (1.2/eps^2 pulls) has its own site, drawn once per arrival (x_new).
         if authors:
             new_est = jnp.minimum(jnp.maximum(x_new, king_est + gap / 2.0), 1.0)
         else:
@@ -454,7 +484,6 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
         failed = c.failed | alive  # authors raise 'Algorithm fail for excessive sample complexity'
         coin = jax.random.uniform(_site_key(key, i, SITE_GOA_COIN), dtype=jnp.float64)
         sampled = active & (coin < p_frac)
-        xf = sample_mean(_site_key(key, i, SITE_GOA_FRAC), mu[i], n_frac, authors=authors)
         regret = regret + jnp.where(sampled, n_frac * (best - mu[i]), 0.0)
         frac_pulls = c.frac_pulls + jnp.where(sampled, n_frac, 0.0)
         better = sampled & (xf > c.frac_est)
@@ -473,7 +502,7 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
         )
         return new, None
 
-    c, _ = lax.scan(step, init, jnp.arange(1, K, dtype=jnp.int32))
+    c, _ = lax.scan(step, init, (arms, crown_x, frac_x))
     chosen = jnp.where(c.full <= cap_full, c.king, c.frac)
     explore = c.full + c.frac_pulls
     regret, overrun = _commit(mu, best, explore, T, chosen, c.regret)
