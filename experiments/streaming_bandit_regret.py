@@ -673,9 +673,8 @@ def check_claims(results: dict) -> list[dict]:
             source=C.AUTHORS_CODE,
         )
     )
-    worst = {
-        n: m["max_memory"][f"corrected/{n}"] for n in sorted(m["memory_bound"])
-    }  # as read back from JSON
+    # sorted: the order check_claims sees in results read back from JSON
+    worst = {n: m["max_memory"][f"corrected/{n}"] for n in sorted(m["memory_bound"])}
     ok = all(worst[n] <= m["memory_bound"][n] for n in worst)
     out.append(
         C.claim(

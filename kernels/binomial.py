@@ -78,7 +78,6 @@ def binomial(keys, n, p, *, buffer: int | None = None):
     # round 1 at full width: a proposal accepted there is the draw
     first = btrs(dtype.type(1))(keys, count_btrs, q_btrs)
     pending = first < 0  # BTRS's "not yet accepted" (k_out starts at -1; accepted k >= 0)
-    next_keys = jax.vmap(lambda k: jax.random.split(k, 3)[0])(keys)
 
     def more(state):
         return jnp.any(state[1])
@@ -88,7 +87,8 @@ def binomial(keys, n, p, *, buffer: int | None = None):
         # the first M pending draws; the unused slots point past the end (index N), read a
         # clamped copy and are dropped on the way back, so no index is written twice
         (idx,) = jnp.nonzero(pend, size=M, fill_value=N)
-        k = btrs(max_iters)(next_keys[idx], count_btrs[idx], q_btrs[idx])
+        second = jax.vmap(lambda k: jax.random.split(k, 3)[0])(keys[idx])  # the chain's next key
+        k = btrs(max_iters)(second, count_btrs[idx], q_btrs[idx])
         out = out.at[idx].set(k, mode="drop")
         pend = pend.at[idx].set(False, mode="drop")
         return out, pend

@@ -169,26 +169,23 @@ def sample_mean(key, mu, n, *, authors: bool):
 SAMPLE_BLOCK = 2048
 
 
-def sample_means(keys, mu, n, *, authors: bool):
-    """`sample_mean` for many arms at once (keys, mu: (A,); n a scalar), equal bit for bit to
-    vmapping it: the binomial draws go through kernels.binomial, which runs jax's own sampler
-    with the rejected proposals compacted (3x faster here at 10^6 draws; its docstring), in
-    blocks of SAMPLE_BLOCK arms (a lax.map: memory bounded whatever A)."""
-    (A,) = mu.shape
-    if A > SAMPLE_BLOCK:
-        blocks = -(-A // SAMPLE_BLOCK)
-        pad = blocks * SAMPLE_BLOCK - A  # copies of the last arm, dropped below
+def sample_means(key, arms, site, mu, n, *, authors: bool):
+    """`sample_mean` of each arm in `arms` (int32, (A,)) at sampling site `site`, n pulls each,
+    equal bit for bit to drawing them one by one with `_site_key(key, arm, site)`: the binomial
+    draws go through kernels.binomial, which runs jax's own sampler with the rejected proposals
+    compacted (3x faster here at 10^6 draws; its docstring), in blocks of SAMPLE_BLOCK arms (a
+    lax.map: memory bounded whatever A)."""
 
-        def padded(x):
-            return jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]).reshape(
-                blocks, SAMPLE_BLOCK, *x.shape[1:]
-            )
+    def block(a):
+        keys = jax.vmap(lambda i: _site_key(key, i, site))(a)
+        return _sample_means(keys, mu[a], n, authors=authors)
 
-        out = lax.map(
-            lambda km: _sample_means(km[0], km[1], n, authors=authors), (padded(keys), padded(mu))
-        )
-        return out.reshape(-1)[:A]
-    return _sample_means(keys, mu, n, authors=authors)
+    (A,) = arms.shape
+    if A <= SAMPLE_BLOCK:
+        return block(arms)
+    blocks = -(-A // SAMPLE_BLOCK)
+    padded = jnp.concatenate([arms, jnp.repeat(arms[-1:], blocks * SAMPLE_BLOCK - A)])
+    return lax.map(block, padded.reshape(blocks, SAMPLE_BLOCK)).reshape(-1)[:A]
 
 
 def _sample_means(keys, mu, n, *, authors: bool):
@@ -321,9 +318,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
     # is the same number the scan drew step by step (bit for bit, tested), without a sampler
     # (a rejection loop) inside each of the K steps. Arms past the budget are drawn and unused.
     arms = jnp.arange(K, dtype=jnp.int32)
-    x0 = sample_means(
-        jax.vmap(lambda a: _site_key(key, a, SITE_LEVEL))(arms), mu, b[0], authors=authors
-    )
+    x0 = sample_means(key, arms, SITE_LEVEL, mu, b[0], authors=authors)
 
     def step(c: Carry, xs):
         i, x_0 = xs
@@ -358,7 +353,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
         )
         return new, None
 
-    c, _ = lax.scan(step, init, (jnp.arange(K, dtype=jnp.int32), x0))
+    c, _ = lax.scan(step, init, (arms, x0))
 
     # End of stream: pick among the occupied levels' kings, then commit.
     occupied = c.king >= 0
@@ -461,12 +456,8 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
     # Every arrival's crowning sample and backup-arm sample, drawn before the scan as two
     # vectorised calls (each depends only on (key, arm); bit for bit the in-scan draws)
     arms = jnp.arange(1, K, dtype=jnp.int32)
-    crown_x = sample_means(
-        jax.vmap(lambda a: _site_key(key, a, SITE_GOA_KING))(arms), mu[1:], b0, authors=authors
-    )
-    frac_x = sample_means(
-        jax.vmap(lambda a: _site_key(key, a, SITE_GOA_FRAC))(arms), mu[1:], n_frac, authors=authors
-    )
+    crown_x = sample_means(key, arms, SITE_GOA_KING, mu, b0, authors=authors)
+    frac_x = sample_means(key, arms, SITE_GOA_FRAC, mu, n_frac, authors=authors)
 
     def step(c: Carry, xs):
         i, x_new, xf = xs

@@ -15,6 +15,7 @@ import pytest
 
 from experiments.streaming_bandit_regret import numpy_uniform_exploration
 from tests._asserts import assert_close, assert_within_se, sampled_grid
+from tests.conftest import FAST_TIER_XLA_FLAGS
 from theory import streaming_bandits as B
 from theory import streaming_bandits_sim as S
 
@@ -294,7 +295,7 @@ def test_bit_for_bit_with_the_recorded_slower_form(name, authors):
     out = jax.jit(jax.vmap(lambda m, k, t: S.run_algorithm(m, k, t, name=name, authors=authors)))(
         mu, keys, T
     )
-    fast_tier = "--xla_backend_optimization_level=0" in os.environ.get("XLA_FLAGS", "")
+    fast_tier = FAST_TIER_XLA_FLAGS[0] in os.environ.get("XLA_FLAGS", "").split()
     want = GOLDEN["cases_fast_tier" if fast_tier else "cases"][f"{name}/{authors}"]
     for field, values in out._asdict().items():
         got = np.asarray(values)
