@@ -131,8 +131,10 @@ def memory_estimate(cfg: Config) -> int:
     - the data as int64: (n_train + n_test) x D;
     - the structure's pairwise MI: (D, D, B, B) float64 joint counts, B = mi_bins or K, and the
       one-hot (mi_images, D, B);
-    - EM: per batch, one flow per node and state, ~3 D x M x batch (input, sum, product
-      layers), x2 for the backward pass, plus parameters D x M x (K + M) with their EM counts;
+    - EM: per batch (the full-batch epochs sum flows over the same batch_size chunks; the
+      likelihood evaluations use chunks of up to 1000), ~6 D x M x batch node values (the inside
+      pass keeps E, s and log s per node, the outside pass the posteriors and the sum layers'
+      temporaries), plus parameters D x M x (K + M) with their EM counts;
     - coding: every value's probability at every pixel for a code batch, code_batch x D x M x K;
     - the work-vs-D sweep: scaling_images x side^2 x scaling_bins one-hots at the largest side;
     - sampling: n_samples x D x M states (float64)."""
@@ -143,8 +145,8 @@ def memory_estimate(cfg: Config) -> int:
     m = cfg.n_latent
     data = 8 * (n_tr + n_te) * d
     mi = 8 * d * d * b * b + 4 * (cfg.mi_images or n_tr) * d * b
-    batch = max(cfg.batch_size, n_tr if cfg.full_batch_epochs else 0)
-    em = 4 * (2 * 3 * d * m * batch + 2 * d * m * (k + m))
+    batch = max(cfg.batch_size, min(1000, n_te))
+    em = 4 * (6 * d * m * batch + 2 * d * m * (k + m))
     code = 4 * cfg.code_batch * d * m * k  # the coders allocate code_batch rows, images or not
     side = max(cfg.scaling_sides)
     sweep = 4 * cfg.scaling_images * side * side * cfg.scaling_bins * m
@@ -173,8 +175,9 @@ PRESETS = {
     "quick": Config(),
     "full": Config(
         dataset="fashion_mnist",
-        n_train=20_000,
+        n_train=0,  # all 60 000 training images
         n_test=10_000,
+        n_latent=32,
         mi_bins=16,
         mi_images=10_000,
         epochs=8,

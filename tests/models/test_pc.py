@@ -115,6 +115,51 @@ def test_expected_flows_are_posterior_counts(model):
     np.testing.assert_allclose(np.asarray(f["log_leaf"].sum((1, 2))), 50.0, rtol=1e-5)
 
 
+def _random_tree(D, seed):
+    rng = np.random.default_rng(seed)
+    return pc.tree_from_parents(np.array([-1] + [int(rng.integers(0, v)) for v in range(1, D)]))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_inside_outside_flows_equal_autodiff_and_float64(model, masked):
+    """`expected_flows` (explicit inside-outside) against the gradient it replaces, both in float32,
+    and against the gradient in float64 (the reference), on the brute-force model and on a deeper
+    random tree with near-zero transitions (log T = -200: below the clamp at LOG_TRANS_FLOOR).
+
+    Tolerance: each flow is a sum over the batch of posteriors; a posterior is a product/ratio of
+    O(depth) float32 sums of <= M positive terms, so its relative error is ~ (4 depth + 8) eps32
+    <= 2e-6 at depth <= 10 (and the clamp moves sums by < 1e-30 relative); 2e-5 of the largest
+    flow leaves 10x room. A wrong edge or a missing child moves flows by O(1) of the batch size.
+    """
+    cases = [(model[0], model[1], ALL_X[::7][:50], 3)]
+    tree = _random_tree(30, 0)
+    params = pc.init_params(jax.random.key(11), 30, 4, 5, concentration=0.5)
+    lt = params["log_trans"].at[:, 0, 1].set(-200.0)  # a near-zero edge in every node
+    params = {**params, "log_trans": lt - jax.nn.logsumexp(lt, -1, keepdims=True)}
+    cases.append((tree, params, np.random.default_rng(5).integers(0, 5, (64, 30)), 5))
+    flows = jax.jit(pc.expected_flows, static_argnums=1)
+    grads = jax.jit(pc.expected_flows_autodiff, static_argnums=1)
+    for tree, params, x, _ in cases:
+        mask = None
+        if masked:
+            mask = jnp.asarray(np.random.default_rng(6).random(x.shape) < 0.6)
+        x = jnp.asarray(x)
+        ours, grad = flows(params, tree, x, mask), grads(params, tree, x, mask)
+        with jax.enable_x64(True):
+            p64 = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+            ref = jax.tree_util.tree_map(np.asarray, grads(p64, tree, x, mask))
+        for name in ("log_prior", "log_trans", "log_leaf"):
+            scale = np.abs(ref[name]).max()
+            for got in (ours, grad):
+                assert np.isfinite(np.asarray(got[name])).all()
+                np.testing.assert_allclose(np.asarray(got[name]), ref[name], atol=2e-5 * scale)
+        # every example sends one unit of flow through the root and through each observed leaf
+        n = x.shape[0]
+        np.testing.assert_allclose(float(ours["log_prior"].sum()), n, rtol=1e-5)
+        seen = n if mask is None else np.asarray(mask).sum(0)
+        np.testing.assert_allclose(np.asarray(ours["log_leaf"].sum((1, 2))), seen, rtol=1e-5)
+
+
 def test_samples_match_the_exact_marginal(model):
     tree, params = model
     n = 20000
