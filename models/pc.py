@@ -301,9 +301,13 @@ def expected_flows_autodiff(params, tree: Tree, x, mask=None):
 
     For a PC whose output is multilinear in its normalised parameters, d log p / d log theta is the
     posterior expected count of theta's edge (Peharz et al. 2020; Choi et al. 2021, Eq. for EM).
-    The reference for `expected_flows`; ~17x slower than it on the full preset's circuit (the
-    backward pass of every level's gather and scatter into the (D + 1, B, M) node arrays touches
-    all of them: O(levels x D x B x M) memory traffic; bench_pc_em measures it).
+    The reference for `expected_flows` and ~12x slower than it on the full preset's circuit
+    (D = 784, M = 16, B = 1000: 2.17 s against 0.17 s; bench_pc_em measures it). Measured: the
+    forward pass takes 0.13 s, the backward 2 s. The cotangent of every level's gather from and
+    scatter into the (D + 1, B, M) node arrays is a whole (D + 1, B, M) array: the compiled
+    program has 144 scatters, 193 broadcasts and 289 fusions that each write one (ours: 95
+    in-place slice updates), O(levels x D x B x M) memory traffic over the 49 levels, and peak
+    memory to match (20.7 GB at M = 64).
     """
     return jax.grad(lambda p: log_likelihood(p, tree, x, mask).sum())(params)
 

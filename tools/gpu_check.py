@@ -40,8 +40,10 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 # benchmark experiment -> the preset that holds its GPU setting (bench_linear_attention: the
 # paper's Table 5 sizes are added to timing["gpu"] on a GPU backend at any preset; full adds the
 # long CPU-side lengths too, which take seconds on a GPU; bench_cnn_gram: on a GPU "ours" is the
-# Pallas kernel, and its peak memory is also read from the device's allocator)
-BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full"}
+# Pallas kernel, and its peak memory is also read from the device's allocator; bench_pc_em: M to
+# 64, where the flows' sum layers are large enough for a GPU to matter; it reads Fashion-MNIST
+# from the Debian package dataset-fashion-mnist and stops in one line naming it when absent)
+BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full", "bench_pc_em": "full"}
 
 
 def _gpus() -> list[str]:
