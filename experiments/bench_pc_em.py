@@ -26,8 +26,10 @@ outside message, (M, M), and one leaf pmf, (M, K); subtree closes add < 1 node) 
 einsum, and its flops over the measured peak.
 
 Commands:
-    python -m experiments.bench_pc_em                  # quick: M = 16, ~2 min (2 CPU cores)
-    python -m experiments.bench_pc_em --preset full    # M = 8..64, B = 1000, ~10 min
+    python -m experiments.bench_pc_em                  # quick: M = 16, B = 500, ~2 min (2 CPU
+                                                       # cores; estimated from the full run's
+                                                       # per-M compile and run times)
+    python -m experiments.bench_pc_em --preset full    # M = 8..64, B = 500: 631 s measured
 
 Time: medians of interleaved repeats after one compiling call, all EM candidates in one process
 (runtime.timing), compile time apart; wall-clock numbers stay in results.json's `timing`. The

@@ -151,7 +151,8 @@ def _four_device_run(name: str, out: pathlib.Path) -> subprocess.Popen:
 # Each smoke test's time (s) in one cold `make test` here (2026-12-02, wall 1381 s;
 # rich_lazy_lowrank on 2026-12-03, wall 1033 s; seqbayes_hmc in CI on 2026-12-03, wall 1461 s,
 # its three NUTS/HMC programs ~8 s each to trace and compile; fewshot_retention in a cold
-# `make test` here on 2026-12-03, wall 1171 s), the largest costs
+# `make test` here on 2026-12-03, wall 1171 s; bench_pc_em in a cold `make test` here on
+# 2026-12-04, wall 472 s), the largest costs
 # (compilation: e.g. 24 bandit programs in each of the two processes; WORKSPACE.md, "Tests").
 # Allowance: tests._asserts.allowance_s. An experiment not listed yet has the suite's per-test
 # limit until it is measured.
@@ -159,7 +160,7 @@ MEASURED_SMOKE_S = {
     "streaming_bandit_regret": 366, "pc_compression": 239, "cnn_ntk_spectrum": 186,
     "jrt_training": 176, "set_disjointness": 103, "bench_linear_attention": 56,
     "cnn_learning_curves": 52, "mecb_coupling": 70, "rich_lazy_lowrank": 79,
-    "seqbayes_hmc": 150, "fewshot_retention": 104,
+    "seqbayes_hmc": 150, "fewshot_retention": 104, "bench_pc_em": 14,
 }  # fmt: skip
 
 
