@@ -26,10 +26,8 @@ outside message, (M, M), and one leaf pmf, (M, K); subtree closes add < 1 node) 
 einsum, and its flops over the measured peak.
 
 Commands:
-    python -m experiments.bench_pc_em                  # quick: M = 16, B = 500, ~2 min (2 CPU
-                                                       # cores; estimated from the full run's
-                                                       # per-M compile and run times)
-    python -m experiments.bench_pc_em --preset full    # M = 8..64, B = 500: 631 s measured
+    python -m experiments.bench_pc_em                  # quick: 8x8 digits (D = 64), M = 8, 16
+    python -m experiments.bench_pc_em --preset full    # Fashion-MNIST, M = 8..64, B = 500: 631 s
 
 Time: medians of interleaved repeats after one compiling call, all EM candidates in one process
 (runtime.timing), compile time apart; wall-clock numbers stay in results.json's `timing`. The
@@ -136,7 +134,9 @@ PRESETS = {
         stream_mb=8,
         repeats=1,
     ),
-    "quick": Config(),
+    # quick: scikit-learn's digits (as pc_compression's quick preset): the Fashion-MNIST circuit
+    # at M = 16 alone took 4.6 min in the slow tier, most of it compiling the three candidates
+    "quick": Config(dataset="digits", latents=(8, 16), batch_size=1000, mi_images=1497),
     # autodiff to M = 32 (at M = 64, B = 1000 its backward pass held 20.7 GB); B = 500 as
     # pc_compression's quick preset, so the gradient form at M = 32 fits a 24 GB machine
     "full": Config(latents=(8, 16, 32, 64), batch_size=500, repeats=5),
