@@ -35,6 +35,7 @@ Conditional pmfs p(x_i | x_<i) in a coding order, three ways that agree to float
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
 
 import jax
@@ -317,18 +318,14 @@ class _LevelLayout:
     """Nodes renumbered leaves-first by height, so each level is one contiguous slice."""
 
     order: np.ndarray  # (D,) level-order slot -> node
+    inverse: np.ndarray  # (D,) node -> level-order slot
     bounds: tuple  # ((start, end), ...) per level, leaves first, root last
     kids: tuple  # per level: (n, C_h) children's slots (D = the zero slot), or None
     parents: tuple  # per level: (n,) parent's slot (the root's level: None)
 
 
-_LAYOUTS: dict = {}
-
-
+@functools.cache  # Tree hashes by identity (eq=False)
 def _level_layout(tree: Tree) -> _LevelLayout:
-    hit = _LAYOUTS.get(id(tree))
-    if hit is not None and hit[0] is tree:
-        return hit[1]
     D = tree.n_vars
     order = np.concatenate(tree.levels)
     slot = np.full(D + 1, D, dtype=np.int64)
@@ -345,9 +342,7 @@ def _level_layout(tree: Tree) -> _LevelLayout:
         par = slot[tree.parent[nodes]]
         parents.append(None if (par == D).all() else par.astype(np.int32))
         s = e
-    out = _LevelLayout(order, tuple(bounds), tuple(kids), tuple(parents))
-    _LAYOUTS[id(tree)] = (tree, out)
-    return out
+    return _LevelLayout(order, slot[:D], tuple(bounds), tuple(kids), tuple(parents))
 
 
 # log_trans is clamped at this floor before exponentiating (float32: exp(-70) = 4e-31). Every row
@@ -389,7 +384,7 @@ def expected_flows(params, tree: Tree, x, mask=None):
     float32's ulp is 2.4e-4):
         raw_v = leaf_v + sum_c log s_c,   mx_v = max_z raw_v,   E_v = exp(raw_v - mx_v) (max 1),
         s_v(z') = sum_z T_v[z', z] E_v(z)          (T_v = exp(log_trans_v), clamped, see above)
-        log p(x) = sum_v mx_v + log sum_z prior(z) E_r(z)
+        log p(x) = sum_v mx_v + log sum_z prior(z) E_r(z)   (not computed: unneeded)
     Outside (root to leaves), in posteriors P_v(z) = p(z_v = z | x), with no exp or log at all:
         P_r = prior E_r / sum(prior E_r)
         u_v(z') = P_pa(v)(z') / s_v(z'),   P_v(z) = E_v(z) sum_z' u_v(z') T_v[z', z]
@@ -409,8 +404,9 @@ def expected_flows(params, tree: Tree, x, mask=None):
     leaf_s = leaf[:, lay.order].transpose(1, 0, 2)  # (D, B, M) in level order
     t_s = jnp.exp(jnp.maximum(params["log_trans"][lay.order], LOG_TRANS_FLOOR))  # (D, M, M)
 
+    # (log p(x) would be sum_v mx_v + log z below; the flows do not need it)
     log_s = jnp.zeros((D + 1, B, M), dt)  # log s_v per slot; slot D: the zero message
-    es, ss, ll = [], [], jnp.zeros((B,), dt)
+    es, ss = [], []
     for h, (lo, hi) in enumerate(lay.bounds):
         raw = leaf_s[lo:hi]
         if lay.kids[h] is not None:
@@ -419,17 +415,13 @@ def expected_flows(params, tree: Tree, x, mask=None):
         mx = jnp.where(jnp.isfinite(mx), mx, 0.0)
         e = jnp.exp(raw - mx)
         es.append(e)
-        ll = ll + mx[..., 0].sum(0)
         if lay.parents[h] is not None:  # below the root: s_v(z') = sum_z T[z', z] E(z)
             s_h = _sum_layer_linear(e, t_s[lo:hi], transpose=True)
             ss.append(s_h)
             log_s = log_s.at[lo:hi].set(jnp.log(s_h))
-    top = (
-        jnp.exp(params["log_prior"])[None] * es[-1][0]
-    )  # (B, M): the root's level is the root alone
-    z = top.sum(-1, keepdims=True)
-    p_root = top / z
-    del ll  # log p(x) = ll + log z[:, 0]: not needed for the flows
+    # (B, M): the root's level is the root alone
+    top = jnp.exp(params["log_prior"])[None] * es[-1][0]
+    p_root = top / top.sum(-1, keepdims=True)
 
     post = jnp.zeros((D, B, M), dt).at[D - 1].set(p_root)
     flow_t = [jnp.zeros((1, M, M), dt)]  # the root's (unused) transition
@@ -445,11 +437,10 @@ def expected_flows(params, tree: Tree, x, mask=None):
     K = params["log_leaf"].shape[-1]
     slots = jnp.broadcast_to(jnp.arange(D)[:, None], (D, B))
     flow_leaf = jnp.zeros((D, K, M), dt).at[slots, x.T[lay.order]].add(post)
-    inv = np.argsort(lay.order)  # node -> level-order slot
     return {
         "log_prior": p_root.sum(0),
-        "log_trans": flow_t[inv],
-        "log_leaf": flow_leaf[inv].transpose(0, 2, 1),
+        "log_trans": flow_t[lay.inverse],
+        "log_leaf": flow_leaf[lay.inverse].transpose(0, 2, 1),
     }
 
 
