@@ -158,16 +158,19 @@ def params_for(cfg: Config, D: int, M: int, K: int):
     return pc.init_params(rng.key(cfg.seed, STREAM_PARAMS, M), D, M, K)
 
 
-def dense_einsum_fn(D: int, B: int, M: int):
-    """The flows' multiply-adds as three batched einsums (no tree, no exp/log): a floor."""
+@jax.jit
+def dense_einsum(a, t):
+    """The flows' multiply-adds as three batched einsums (no tree, no exp/log): a floor.
+    a: (D, B, M) node values, t: (D, M, M)."""
+    s = jnp.einsum("nbz,nyz->nby", a, t)  # inside: sum_z T[z', z] E(z)
+    p = jnp.einsum("nby,nyz->nbz", s, t)  # outside: sum_z' u(z') T[z', z]
+    return p, jnp.einsum("nbz,nby->nzy", p, a)  # pair counts summed over the batch
 
-    @jax.jit
-    def f(a, t):  # a: (D, B, M) node values, t: (D, M, M)
-        s = jnp.einsum("nbz,nyz->nby", a, t)  # inside: sum_z T[z', z] E(z)
-        p = jnp.einsum("nby,nyz->nbz", s, t)  # outside: sum_z' u(z') T[z', z]
-        return p, jnp.einsum("nbz,nby->nzy", p, a)  # pair counts summed over the batch
 
-    return f
+@jax.jit
+def coder_floor(a, t, leaf):
+    """The coder's multiply-adds per variable (outside message, leaf pmf) as two einsums."""
+    return jnp.einsum("nbz,nzy->nby", a, t), jnp.einsum("nbz,nzk->nbk", a, leaf)
 
 
 def em_flops(D: int, B: int, M: int) -> float:
@@ -224,11 +227,10 @@ def run(cfg: Config) -> dict:
     for M in progress.bar(cfg.latents, desc="latent sizes"):
         params = params_for(cfg, D, M, K)
         a = jax.random.uniform(rng.key(cfg.seed, 3, M), (D, B, M), jnp.float32)
-        dense = dense_einsum_fn(D, B, M)
         fns = {
             "ours": lambda x, p=params: flows(p, tree, x),
             "autodiff": lambda x, p=params: grads(p, tree, x),
-            "dense_einsum": lambda x, a=a, p=params, f=dense: f(a, p["log_trans"]),
+            "dense_einsum": lambda x, a=a, p=params: dense_einsum(a, p["log_trans"]),
         }
         if M > cfg.autodiff_max_m:
             del fns["autodiff"]
@@ -254,10 +256,8 @@ def run(cfg: Config) -> dict:
         coder["compile_s"].append(tc.compile_s)
         cb = cfg.code_batch
         am = jax.random.uniform(rng.key(cfg.seed, 4, M), (D, cb, M), jnp.float32)
-        leaf = params["log_leaf"]
-        floor = jax.jit(lambda a, t, lf: (jnp.einsum("nbz,nzy->nby", a, t),
-                                          jnp.einsum("nbz,nzk->nbk", a, lf)))  # fmt: skip
-        tf, _ = time_fn(floor, am, params["log_trans"], leaf, repeats=max(3, cfg.repeats))
+        tf, _ = time_fn(coder_floor, am, params["log_trans"], params["log_leaf"],
+                        repeats=max(3, cfg.repeats))  # fmt: skip
         coder["dense_einsum_seconds_per_image"].append(tf.median_s / cb)
         coder["flops_per_image"].append(2 * D * (M * M + M * K))
     lat = np.asarray(cfg.latents, float)
