@@ -73,7 +73,10 @@ def claims_table(results: dict) -> str:
             "|---|---|---|---|---|---|---|---|",
         ]
         for c in by_kind[C.CLAIM]:
-            decide = f" **Decide:** {fmt(c['decide'])}" if c["decide"] else ""
+            # what would decide a row is shown only where the row is undecided: a reproduced or
+            # not-reproduced row carrying "Decide: ..." reads as if the verdict were provisional
+            undecided = c["status"] in (C.INCONCLUSIVE, C.NOT_ATTEMPTED)
+            decide = f" **Decide:** {fmt(c['decide'])}" if c["decide"] and undecided else ""
             lines.append(
                 f"| `{c['id']}` | {fmt(c['claim'])} | {_ref(c)} | {fmt(c['reference'])} "
                 f"| {fmt(c['measured'])} | {fmt(c['tolerance'])} | **{c['status']}** "
