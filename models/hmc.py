@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.bnn import MLP, MixturePrior, log_density
+from models.bnn import MLP, log_density
 from runtime import sharding
 
 
@@ -29,10 +29,13 @@ class Run(NamedTuple):
     seconds: float  # wall time of warmup + sampling (compiled; the first call also compiles)
 
 
-def _potential_gen(mlp: MLP):
-    def gen(x, y, w, log_w, means, prec_chol):
-        prior = MixturePrior(log_w, means, prec_chol)
-        return lambda theta: -(log_density(prior, theta) + mlp.log_likelihood(theta, x, y, w))
+def _potential_gen(mlp: MLP, prior_log_density=log_density):
+    """prior_log_density(prior, theta): the prior is an argument (a pytree: a MixturePrior, or
+    a models.flow.Flow with its log density), so one compiled sampler serves every prior of
+    one type and shape."""
+
+    def gen(x, y, w, prior):
+        return lambda theta: -(prior_log_density(prior, theta) + mlp.log_likelihood(theta, x, y, w))
 
     return gen
 
@@ -44,7 +47,9 @@ class Sampler:
     class re-traces and recompiles its sampling loop on every `run`, 5-7 s here, even with
     jit_model_args.) kind: "nuts" (dense mass; step size and mass matrix adapted over warmup by
     numpyro's windowed scheme) or "hmc_fixed" (the paper's: step `step_size`, `num_steps`
-    leapfrog steps, identity mass, no adaptation).
+    leapfrog steps, identity mass, no adaptation). prior_log_density(prior, theta): the prior's
+    log density, `models.bnn.log_density` for a MixturePrior (the default) or
+    `models.flow.log_density` for a flow; `run`'s prior must be of that type.
 
     shard=True splits the chains across jax.devices() when their count divides evenly (SPMD:
     each device runs its chains, nothing crosses devices). It is off by default: the partitioned
@@ -66,14 +71,19 @@ class Sampler:
         step_size: float = 1e-3,
         num_steps: int = 20,
         shard: bool = False,
+        prior_log_density=log_density,
     ):
         from numpyro.infer.hmc import hmc
 
         if kind == "nuts":
-            init_k, sample_k = hmc(potential_fn_gen=_potential_gen(mlp), algo="NUTS")
+            init_k, sample_k = hmc(
+                potential_fn_gen=_potential_gen(mlp, prior_log_density), algo="NUTS"
+            )
             opts = dict(dense_mass=True, max_tree_depth=max_tree_depth)
         elif kind == "hmc_fixed":
-            init_k, sample_k = hmc(potential_fn_gen=_potential_gen(mlp), algo="HMC")
+            init_k, sample_k = hmc(
+                potential_fn_gen=_potential_gen(mlp, prior_log_density), algo="HMC"
+            )
             # Given as a trajectory length: numpyro's init_kernel with `num_steps` set keeps
             # its default trajectory length 2 pi and leaps with step 2 pi / num_steps (0.31
             # here: every proposal diverged), whatever `step_size` says (numpyro 0.22.0).
@@ -95,13 +105,13 @@ class Sampler:
 
         self._run = jax.jit(jax.vmap(chain, in_axes=(0, 0, None)))
 
-    def run(self, key, x, y, w, prior: MixturePrior, init) -> Run:
+    def run(self, key, x, y, w, prior, init) -> Run:
         """init: (chains, d) starting points (dispersed: e.g. draws from the first prior)."""
         t0 = time.perf_counter()
         keys, init = jax.random.split(key, self.chains), jnp.asarray(init)
         if self.shard:
             keys, init = sharding.place_batch(keys), sharding.place_batch(init)
-        draws, div, steps = self._run(keys, init, (x, y, w, *prior))
+        draws, div, steps = self._run(keys, init, (x, y, w, prior))
         draws.block_until_ready()
         return Run(draws, np.asarray(div), np.asarray(steps), time.perf_counter() - t0)
 
