@@ -628,7 +628,9 @@ def check_claims(results: dict) -> list[dict]:
         )
     out += _authors_code_rows(m, cfg)
     for family in ("clear_cut", "mix_in"):
-        for name, ratio in m[f"authors_over_corrected/{family}"].items():
+        ratios = m[f"authors_over_corrected/{family}"]
+        for name in (n for n in S.ALGORITHMS if n in ratios):  # the paper's order, not the dict's
+            ratio = ratios[name]
             out.append(
                 C.claim(
                     f"authors_effect/{family}/{name}",

@@ -25,9 +25,13 @@ SCHEMA = "memlearn-results/2"  # 2: claim rows v2 (kind, source, decide; experim
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Converts numpy/jax scalars and arrays, tuples and dataclass-free containers to JSON types."""
+    """Converts numpy/jax scalars and arrays, tuples and dataclass-free containers to JSON types.
+    Dict keys come out sorted, as `dumps` writes them: check_claims then sees the same key order
+    on a fresh run (cli.assemble) as on results.json read back (re-judging, the committed-claims
+    test), so rows built by iterating a dict come out in one order (a fresh bandit run wrote its
+    rows in insertion order and its committed claims read as stale)."""
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(obj[k]) for k in sorted(obj, key=str)}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     if hasattr(obj, "__array__") and not isinstance(obj, (str, bytes)):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import typing
 
 import numpy as np
@@ -140,6 +141,25 @@ def test_json_is_canonical():
         '  "z": [[1, 2], [3.5]]\n }\n}\n'
     )
     assert json.loads(text) == io.to_jsonable(obj) and io.dumps(json.loads(text)) == text
+
+
+def test_fresh_claims_equal_claims_judged_from_the_file(tmp_path):
+    """check_claims sees dicts in the order results.json is read back in: rows built by
+    iterating a metric dict come out the same fresh as re-judged (a fresh bandit run wrote them
+    in insertion order, and its committed claims then read as stale)."""
+
+    def check_claims(results):
+        return [{"id": k, "measured": v} for k, v in results["metrics"]["by_name"].items()]
+
+    module = type(sys)("experiments.fake_order")
+    module.__file__ = "experiments/fake_order.py"
+    module.check_claims = check_claims
+    cfg = _Cfg()
+    fresh = cli.assemble(module, cfg, "smoke", {"metrics": {"by_name": {"z": 1.0, "a": 2.0}}})
+    io.write_json(tmp_path / "results.json", fresh)
+    back = io.read_json(tmp_path / "results.json")
+    assert [r["id"] for r in fresh["claims"]] == ["a", "z"]
+    assert io.to_jsonable(check_claims(back)) == fresh["claims"]
 
 
 def test_registry_lists_experiments():
