@@ -47,7 +47,7 @@ import numpy as np
 from experiments import pc_compression as pcx
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
-from models import pc, pc_coding
+from models import image_data, pc, pc_coding
 from runtime import progress, rng
 from runtime.timing import time_fn, time_fns
 
@@ -81,7 +81,7 @@ class Config:
             raise ValueError("latents must be one or more sizes M in 1..4096")
         if list(self.latents) != sorted(set(self.latents)):
             raise ValueError("latents must be increasing")
-        n_tr, n_te = pcx._SPLIT[self.dataset]
+        n_tr, n_te = image_data.SPLITS[self.dataset]
         for name, top in (("batch_size", n_tr), ("mi_images", n_tr), ("code_batch", n_te)):
             v = getattr(self, name)
             if not 1 <= v <= top:
@@ -109,9 +109,9 @@ def memory_estimate(cfg: Config) -> int:
     - ours: ~6 D B M (inside values, posteriors, temporaries), below the autodiff term;
     - the peak matmul (3 side^2) and the bandwidth copy (2 x stream_mb);
     - the data as int64 (60k + 10k) x D; the structure's (D, D, bins, bins) float64 pair counts."""
-    k, d = pcx._SHAPE[cfg.dataset]
+    k, d = image_data.SHAPES[cfg.dataset]
     m_ad = max(m for m in cfg.latents if m <= cfg.autodiff_max_m)
-    n_tr, n_te = pcx._SPLIT[cfg.dataset]
+    n_tr, n_te = image_data.SPLITS[cfg.dataset]
     levels = min(d, 64)
     autodiff = 8 * levels * (d + 1) * cfg.batch_size * m_ad
     accuracy = 16 * levels * (d + 1) * cfg.accuracy_batch * m_ad

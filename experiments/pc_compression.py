@@ -50,8 +50,6 @@ DATASETS = ("digits", "fashion_mnist")
 
 # (levels K, pixels D) of each dataset: scikit-learn's 8x8 digits, Fashion-MNIST's 28x28; and
 # (training, test) images: load()'s fixed digits split, Fashion-MNIST's own
-_SHAPE = {"digits": (17, 64), "fashion_mnist": (256, 784)}
-_SPLIT = {"digits": (1497, 300), "fashion_mnist": (60_000, 10_000)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -91,7 +89,7 @@ class Config:
             raise ValueError("full_batch_epochs must be >= 0 and scaling_bins >= 2")
         if max(self.epochs, self.full_batch_epochs) > 10_000:
             raise ValueError("epochs and full_batch_epochs must be <= 10000")
-        n_tr, n_te = _SPLIT[self.dataset]
+        n_tr, n_te = image_data.SPLITS[self.dataset]
         if self.n_train > n_tr or self.n_test > n_te:
             raise ValueError(
                 f"{self.dataset} has {n_tr} training and {n_te} test images "
@@ -138,9 +136,9 @@ def memory_estimate(cfg: Config) -> int:
     - coding: every value's probability at every pixel for a code batch, code_batch x D x M x K;
     - the work-vs-D sweep: scaling_images x side^2 x scaling_bins one-hots at the largest side;
     - sampling: n_samples x D x M states (float64)."""
-    k, d = _SHAPE[cfg.dataset]
-    n_tr = cfg.n_train or _SPLIT[cfg.dataset][0]
-    n_te = cfg.n_test or _SPLIT[cfg.dataset][1]
+    k, d = image_data.SHAPES[cfg.dataset]
+    n_tr = cfg.n_train or image_data.SPLITS[cfg.dataset][0]
+    n_te = cfg.n_test or image_data.SPLITS[cfg.dataset][1]
     b = cfg.mi_bins or k
     m = cfg.n_latent
     data = 8 * (n_tr + n_te) * d
@@ -202,7 +200,7 @@ def load(cfg: Config):
 
         x = load_digits().data.astype(np.int64)  # 1797 x 64, values 0..16
         perm = np.random.default_rng(0).permutation(x.shape[0])  # the fixed seeded split
-        n_tr = _SPLIT["digits"][0]
+        n_tr = image_data.SPLITS["digits"][0]
         train, test, K, side = x[perm[:n_tr]], x[perm[n_tr:]], 17, 8
     else:
         d = debian.require("dataset-fashion-mnist", FASHION_DIR)

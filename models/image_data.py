@@ -12,6 +12,12 @@ import pathlib
 
 import numpy as np
 
+# (pixel values, pixels per image) and (train, test) sizes of the two image sets the PC experiments
+# read: scikit-learn's digits (1797 8x8 images at 0..16, split 1497/300 by a fixed seeded
+# permutation in experiments.pc_compression.load) and Fashion-MNIST (its own 60k/10k split).
+SHAPES = {"digits": (17, 64), "fashion_mnist": (256, 784)}
+SPLITS = {"digits": (1497, 300), "fashion_mnist": (60_000, 10_000)}
+
 FASHION_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
