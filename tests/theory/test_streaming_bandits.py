@@ -123,7 +123,10 @@ def test_memory_within_bound_and_budget_kept(name, K, authors):
     T = 100.0 * K**3
     keys = jax.random.split(jax.random.key(3), 4)
     mu = jax.vmap(lambda k: S.mix_in_means(k, K))(keys)
-    out = jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name=name, authors=authors))(mu, keys)
+    # jitted: one compiled program, not the hundreds of small eager ones an un-jitted vmap
+    # dispatches (make test-slow-rest segfaulted twice in XLA:CPU compiling one of those)
+    run = jax.jit(jax.vmap(lambda m, k: S.run_algorithm(m, k, T, name=name, authors=authors)))
+    out = run(mu, keys)
     assert int(out.max_memory.max()) <= S.memory_bound(name, K)
     assert not bool(out.overrun.any())
     assert np.all(np.asarray(out.regret) >= 0)
