@@ -23,6 +23,7 @@ import bz2
 import dataclasses
 import io
 import lzma
+import math
 import sys
 import zlib
 
@@ -45,11 +46,7 @@ DEBIAN_PACKAGES: tuple[str, ...] = ("dataset-fashion-mnist",)
 STREAM_INIT = 1  # EM initial parameters
 STREAM_SAMPLES = 7  # ancestral samples for the figure
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-DATASETS = ("digits", "fashion_mnist")
-
-
-# (levels K, pixels D) of each dataset: scikit-learn's 8x8 digits, Fashion-MNIST's 28x28; and
-# (training, test) images: load()'s fixed digits split, Fashion-MNIST's own
+DATASETS = ("digits", "fashion_mnist")  # levels, pixels and splits: models.image_data
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -201,12 +198,13 @@ def load(cfg: Config):
         x = load_digits().data.astype(np.int64)  # 1797 x 64, values 0..16
         perm = np.random.default_rng(0).permutation(x.shape[0])  # the fixed seeded split
         n_tr = image_data.SPLITS["digits"][0]
-        train, test, K, side = x[perm[:n_tr]], x[perm[n_tr:]], 17, 8
+        train, test = x[perm[:n_tr]], x[perm[n_tr:]]
     else:
         d = debian.require("dataset-fashion-mnist", FASHION_DIR)
         train = image_data.fashion_mnist(d, "train")[0].astype(np.int64)
         test = image_data.fashion_mnist(d, "test")[0].astype(np.int64)
-        K, side = 256, 28
+    K, pixels = image_data.SHAPES[cfg.dataset]
+    side = math.isqrt(pixels)
     if cfg.n_train:
         train = train[: cfg.n_train]
     if cfg.n_test:

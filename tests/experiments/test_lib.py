@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import os
-import sys
+import types
 import typing
 
 import numpy as np
@@ -151,7 +151,7 @@ def test_fresh_claims_equal_claims_judged_from_the_file(tmp_path):
     def check_claims(results):
         return [{"id": k, "measured": v} for k, v in results["metrics"]["by_name"].items()]
 
-    module = type(sys)("experiments.fake_order")
+    module = types.ModuleType("experiments.fake_order")
     module.__file__ = "experiments/fake_order.py"
     module.check_claims = check_claims
     cfg = _Cfg()
