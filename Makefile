@@ -50,18 +50,31 @@ repro: setup
 # both of CI's 2 cores busy. loadgroup: tests marked xdist_group(name) run on one worker in
 # collection order (an experiment's smoke test, then the notebook that reuses its compiled programs).
 TEST_WORKERS ?= 2
+# A crashed worker ends the run (--max-worker-restart=0): xdist 3.8's loadgroup scheduler hangs
+# after replacing a crashed worker (pytest-xdist#1323, #1327; the slow tier hung so twice after an
+# XLA:CPU segfault). A test running past HANG_S dumps every thread's stack and exits its worker
+# (pytest 9's faulthandler_exit_on_timeout), which then ends the run the same way. HANG_S is a
+# hang guard, not the time budget (conftest.py's LIMIT_S is): 600 s is 10x the fast tier's
+# per-test limit; the slow tier's longest test is a quick preset or notebook (~5 min cold beside
+# the other worker), its full-preset reruns up to jrt_training's 4458 s (x2 beside a worker, x1.5
+# for a slower machine: 4 h).
+HANG_S ?= 600
+SLOW_HANG_S ?= 1800
+FULL_HANG_S ?= 14400
+PYTEST_GUARD = --max-worker-restart=0 -o faulthandler_exit_on_timeout=true -o faulthandler_timeout
 test: setup
-	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_GUARD)=$(HANG_S)
 
 # The slow tier: full grids, quick presets, notebooks at their larger size, the full-preset
 # reproducibility checks (WORKSPACE.md lists what runs here and how long each part takes: the
 # full-preset reruns take as long as the committed runs, ~5.3 h on 2 cores). test-slow-rest runs
 # everything in it except the full-preset reruns (marker full_rerun).
 test-slow: setup
-	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m slow
+	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m slow $(PYTEST_GUARD)=$(FULL_HANG_S)
 
 test-slow-rest: setup
-	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m 'slow and not full_rerun'
+	$(XLA_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m 'slow and not full_rerun' \
+	  $(PYTEST_GUARD)=$(SLOW_HANG_S)
 
 # Every device check in one command on an NVIDIA machine (tools/gpu_check.py). No `setup`
 # prerequisite: the lent GPU machines have no network and bring their own CUDA jax.
