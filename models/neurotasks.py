@@ -1,4 +1,4 @@
-"""The three cognitive tasks of the rich/lazy RNN experiments, re-implemented from their
+"""The tasks of the rich/lazy RNN experiments: three cognitive tasks re-implemented from their
 definitions in neurogym (the versions the authors ran, `neurogym/envs/*.py` at commit c4a730f6,
 2022) with the authors' timings (github Helena-Yuhan-Liu/BioRNN_RichLazy, main.py): dt = 100 ms,
 8 steps per trial, one trial per sequence, input noise sigma / sqrt(dt) = 0.1 during stimuli.
@@ -18,6 +18,7 @@ target is "fixate" outside the decision step). Pure jax: vmapped over seeds, jit
   fixation, two modalities x two choices ((1 +- signed coh/100)/2, coh in {5, 15, 50}), two
   context cues (on throughout). Noise on every input during the stimulus; every input but the
   context is zeroed at the decision. The target follows the cued modality.
+- fmnist_rows (the authors' sequential MNIST with Fashion-MNIST standing in): see `rows`.
 """
 
 from __future__ import annotations
@@ -87,8 +88,36 @@ def context(key, batch: int):
     return x, y
 
 
-TASKS = {"perceptual": perceptual, "dms": dms, "context": context}
-N_IN = {"perceptual": 3, "dms": 3, "context": 7}
+# Sequential MNIST as the authors run it (main.py, task_mode sMNIST): one 28-pixel image row per
+# step, 28 steps, pixels in [0, 1] (torchvision's ToTensor), 10 classes, the cross-entropy at the
+# last step only, batch 200. MNIST ships in no registry package here, so Fashion-MNIST (Debian's
+# dataset-fashion-mnist, the same 28x28 uint8 format) stands in. It is the harder set (classifiers
+# score lower on it than on MNIST); the experiment reports the accuracy its networks reach.
+ROWS = "fmnist_rows"
+ROW_SIDE = 28
+ROW_CLASSES = 10
+
+
+def rows(key, batch: int, images, labels):
+    """(x (28, batch, 28) float32, y (28, batch) int32): images drawn uniformly with replacement
+    from `images` (n, 28, 28) uint8 / `labels` (n,), passed as arguments (closed over, a 47 MB
+    image array would be embedded in every compiled program). y holds the class at the last step;
+    its earlier steps are 0 and unused (the loss reads the last step only: LAST_ONLY)."""
+    idx = jax.random.randint(key, (batch,), 0, images.shape[0])
+    x = jnp.transpose(images[idx], (1, 0, 2)).astype(jnp.float32) / 255.0
+    y = jnp.zeros((ROW_SIDE, batch), jnp.int32).at[-1].set(labels[idx].astype(jnp.int32))
+    return x, y
+
+
+TASKS = {"perceptual": perceptual, "dms": dms, "context": context, ROWS: rows}
+N_IN = {"perceptual": 3, "dms": 3, "context": 7, ROWS: ROW_SIDE}
+N_OUTS = {"perceptual": N_OUT, "dms": N_OUT, "context": N_OUT, ROWS: ROW_CLASSES}
+N_STEPS = {"perceptual": STEPS, "dms": STEPS, "context": STEPS, ROWS: ROW_SIDE}
+# the loss (and the tangent kernel's outputs) at the last step only, as the authors' sMNIST
+LAST_ONLY = {"perceptual": False, "dms": False, "context": False, ROWS: True}
+# decision accuracy by guessing: one of two choices; one of ten classes
+CHANCE = {"perceptual": 0.5, "dms": 0.5, "context": 0.5, ROWS: 1 / ROW_CLASSES}
+NEEDS_DATA = {ROWS}  # generators that take (images, labels) after (key, batch)
 
 
 def get(name: str):

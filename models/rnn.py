@@ -94,9 +94,12 @@ def forward(params, x, alpha: float = 1.0, probe=None):
     return hs @ w_out.T, hs
 
 
-def cross_entropy(params, x, y, alpha: float = 1.0):
-    """Mean cross-entropy over every step and trial (the authors' loss on the flattened outputs)."""
+def cross_entropy(params, x, y, alpha: float = 1.0, last_only: bool = False):
+    """Mean cross-entropy over every step and trial (the authors' loss on the flattened outputs),
+    or over the last step's only (`last_only`: their sMNIST loss on `output[-1]`)."""
     out, _ = forward(params, x, alpha)
+    if last_only:
+        out, y = out[-1:], y[-1:]
     logp = jax.nn.log_softmax(out, axis=-1)
     return -jnp.mean(jnp.take_along_axis(logp, y[..., None], axis=-1))
 
@@ -120,9 +123,11 @@ def rec_jacobian(params, x, alpha: float = 1.0):
     return jac.reshape(-1, jac.shape[-2] * jac.shape[-1])
 
 
-def rec_ntk(params, x, alpha: float = 1.0):
+def rec_ntk(params, x, alpha: float = 1.0, last_only: bool = False):
     """The empirical tangent kernel w.r.t. the recurrent weights over (step, trial, output),
-    in the order of `rec_jacobian`, without forming the (T B K, N^2) Jacobian.
+    in the order of `rec_jacobian`, without forming the (T B K, N^2) Jacobian. `last_only`: over
+    the last step's outputs alone, (trial, output) (the authors' sMNIST kernel; the rows of
+    `rec_jacobian` with t = T - 1).
 
     Each Jacobian row is a sum of T outer products, d out[t,b,k] / d W_rec = sum_s g^{tbk}_s
     h^b_{s-1}^T (g = d out / d probe, h_{-1} = 0), so
@@ -135,11 +140,11 @@ def rec_ntk(params, x, alpha: float = 1.0):
     def one(xb):  # d out (T, K) / d probe (T, N) for one trial
         def f(e):
             out, _ = forward(params, xb[:, None, :], alpha, e[:, None, :])
-            return out[:, 0, :]
+            return out[-1:, 0, :] if last_only else out[:, 0, :]
 
-        return jax.jacrev(f)(jnp.zeros((T, N), x.dtype))  # (T, K, T_s, N)
+        return jax.jacrev(f)(jnp.zeros((T, N), x.dtype))  # (T or 1, K, T_s, N)
 
-    g = jax.vmap(one, in_axes=1)(x)  # (B, T, K, T_s, N)
+    g = jax.vmap(one, in_axes=1)(x)  # (B, T or 1, K, T_s, N)
     _, hs = forward(params, x, alpha)  # (T, B, N)
     hprev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)  # h_{s-1}
     hgram = jnp.einsum("sbn,rcn->bscr", hprev, hprev)  # (B, T_s, B, T_s)
@@ -147,7 +152,7 @@ def rec_ntk(params, x, alpha: float = 1.0):
     k = jnp.einsum("btksculr,bscr->tbkulc", ggram, hgram)
     # (t, b, k, u, l, c) -> rows (t, b, k), columns (u, c, l): the authors' order is t, b, k
     k = jnp.transpose(k, (0, 1, 2, 3, 5, 4))
-    n = T * B * params["w_out"].shape[0]
+    n = (1 if last_only else T) * B * params["w_out"].shape[0]
     return k.reshape(n, n)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from experiments import rich_lazy_lowrank as rl
+from models import neurotasks as NT
 from tests._asserts import assert_refused
 
 PAPER = "liu2024_rich_lazy"  # the paper this module's time is charged to (conftest)
@@ -40,3 +43,29 @@ def test_memory_estimate_grows_with_the_kernel_batch():
     big = rl.memory_estimate(rl.Config(kernel_trials=64))
     # the factored kernel's (T B K T)^2 Gram dominates: doubling B quadruples that term
     assert big > 3 * small
+
+
+def test_rows_preset_without_the_debian_package_stops_with_the_command(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setattr(rl, "FASHION_DIR", str(tmp_path / "absent"))
+    rl._fashion_train.cache_clear()
+    try:
+        argv = ["--preset", "rows"]
+        assert_refused(
+            rl.main, "rich_lazy_lowrank", argv, "apt-get install -y dataset", tmp_path, capsys
+        )
+    finally:
+        rl._fashion_train.cache_clear()
+
+
+def test_rows_task_runs_and_its_claims_replace_the_not_attempted_row():
+    # the smoke preset on the image task (the fast tier's only pass through the fmnist_rows path)
+    cfg = dataclasses.replace(rl.PRESETS["smoke"], tasks=(NT.ROWS,), ranks=(1, 16))
+    res = rl.run(cfg)
+    runs = res["metrics"]["rnn"][NT.ROWS]["runs"]
+    assert {r["init"] for r in runs} == {"rank1", "rank16"} and len(runs) == 2 * cfg.seeds
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["kernel_alignment"] <= 1.0 + 1e-6 for r in runs)
+    assert res["timing"]["speed"]["outputs"] == NT.ROW_SIDE * cfg.speed_trials * NT.ROW_CLASSES
+    ids = {row["id"] for row in rl.check_claims(res)}
+    assert f"rnn_{NT.ROWS}_kernel_alignment" in ids and "rnn_smnist" not in ids

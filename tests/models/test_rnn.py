@@ -62,7 +62,7 @@ def test_initial_connectivities():
             rnn.check_init(*bad)
 
 
-@pytest.mark.parametrize("task", sorted(NT.TASKS))
+@pytest.mark.parametrize("task", sorted(set(NT.TASKS) - NT.NEEDS_DATA))
 def test_tasks_shapes_targets_and_fixation(task):
     x, y = NT.get(task)(jax.random.key(5), 64)
     assert x.shape == (NT.STEPS, 64, NT.N_IN[task]) and y.shape == (NT.STEPS, 64)
@@ -89,3 +89,42 @@ def test_dms_match_and_context_cue_decide_the_target():
     strong = jnp.abs(ev) > 0.3  # coherence 50 (noise SE ~0.1 on the difference)
     assert bool(jnp.all(jnp.where(strong, (ev > 0) == (y[-1] == 1), True)))
     assert int(strong.sum()) > 40
+
+
+def test_rows_task_draws_rows_in_order_with_the_label_last():
+    # synthetic images: pixel (r, c) of image i = (i + r + c) mod 256, label i mod 10
+    n = 30
+    i, r, c = np.ogrid[:n, : NT.ROW_SIDE, : NT.ROW_SIDE]
+    images = jnp.asarray(((i + r + c) % 256).astype(np.uint8))
+    labels = jnp.asarray(np.arange(n) % 10, jnp.uint8)
+    x, y = NT.rows(jax.random.key(8), 16, images, labels)
+    assert x.shape == (NT.ROW_SIDE, 16, NT.ROW_SIDE) and y.shape == (NT.ROW_SIDE, 16)
+    assert x.dtype == jnp.float32 and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    # step t of trial b is row t of the drawn image; the label sits at the last step only
+    idx = (np.asarray(x[0, :, 0]) * 255).round().astype(int)  # pixel (0, 0) = i mod 256
+    want = (idx[None, :, None] + np.arange(28)[:, None, None] + np.arange(28)) % 256
+    # XLA:CPU divides by the constant 255 as a multiplication by its float32 reciprocal: two
+    # roundings (the reciprocal, the product) of <= 2^-24 relative each, so <= 2^-23 of the exact
+    np.testing.assert_allclose(np.asarray(x), want / 255, rtol=2.0**-23, atol=0)
+    assert bool(jnp.all(y[:-1] == 0)) and np.array_equal(np.asarray(y[-1]), idx % 10)
+
+
+def test_last_only_kernel_is_the_last_step_rows_of_the_jacobian_gram():
+    kg, kp = jax.random.split(jax.random.key(9))
+    p = rnn.init_params(kp, rnn.lowrank(rnn.gaussian(kg, N, 1.25), 3), 5, 4)
+    x = jax.random.uniform(jax.random.key(10), (6, 3, 5))  # T = 6, B = 3, K = 4
+    j = np.asarray(rnn.rec_jacobian(p, x)).reshape(6, 3 * 4, N * N)[-1]  # rows t = T - 1
+    dense = j @ j.T
+    # float32 sums of ~T N = 72 products each: relative error ~1e-6; 1e-5 of the largest entry
+    got = np.asarray(rnn.rec_ntk(p, x, last_only=True))
+    assert got.shape == (12, 12)
+    assert np.abs(got - dense).max() <= 1e-5 * np.abs(dense).max()
+
+
+def test_last_only_loss_reads_the_last_step():
+    p = _params()
+    x, y = NT.perceptual(jax.random.key(11), 8)
+    out, _ = rnn.forward(p, x)
+    logp = jax.nn.log_softmax(out[-1], -1)
+    want = -jnp.mean(logp[jnp.arange(8), y[-1]])
+    assert_close(rnn.cross_entropy(p, x, y, last_only=True), want, dtype=jnp.float32)
