@@ -189,3 +189,25 @@ axs[1].legend()
 fig.tight_layout()
 display(fig)
 plt.close(fig)
+
+# %% [markdown]
+# ## Sequential (Fashion-)MNIST and the committed runs
+#
+# The authors' fourth task is sequential MNIST: one 28-pixel image row per step, the class read
+# out at the last step. MNIST ships in no registry package here, so Fashion-MNIST rows (Debian's
+# `dataset-fashion-mnist`) stand in: `python -m experiments.rich_lazy_lowrank --preset rows`
+# (~15 min on 2 cores; the cognitive tasks are `--preset full`, ~1 h). The committed runs'
+# RNN verdicts are shown here when present (papers_repro/liu2024_rich_lazy.md has every row).
+
+# %%
+from experiments import rich_lazy_lowrank
+from experiments._lib import cli, io, registry
+
+for preset in (rich_lazy_lowrank.CITED_PRESET, *rich_lazy_lowrank.EXTRA_CITED):
+    folder = registry.results_dir("rich_lazy_lowrank", preset)
+    if (folder / "results.json").exists():
+        claims = io.read_json(folder / "results.json")["claims"]
+        print(f"--- {preset} ---")
+        print(cli.format_claims([c for c in claims if c["id"].startswith("rnn_")]))
+    else:
+        print(f"no committed run: python -m experiments.rich_lazy_lowrank --preset {preset}")
