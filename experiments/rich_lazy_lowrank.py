@@ -664,21 +664,34 @@ def _in_task_order(results: dict) -> list[tuple[str, dict]]:
     return [(t, rnn[t]) for t in results["series"]["tasks"]]
 
 
+RNN_METRICS = ("kernel_alignment", "rep_alignment", "weight_change", "sign_similarity")
+
+
+def _finite_run(r) -> bool:
+    """A run whose metrics and loss are all finite (results.json writes NaN as null)."""
+    vals = [r[k] for k in (*RNN_METRICS, "final_loss", "accuracy")]
+    return all(v is not None and math.isfinite(v) for v in vals)
+
+
 def _rnn_rows(rnn_res, ranks) -> list[dict]:
     rows = []
     lr = np.log(np.asarray(ranks, np.float64))
     for task, res in rnn_res:
         runs = res["runs"]
         low = [r for r in runs if r["init"].startswith("rank")]
-        min_acc = min(r["accuracy"] for r in low)
-        learned = min_acc >= LEARNED_ACC
+        diverged = [f"{r['init']}/seed {r['seed']}" for r in low if not _finite_run(r)]
+        min_acc = min(r["accuracy"] if _finite_run(r) else 0.0 for r in low)
+        learned = min_acc >= LEARNED_ACC and not diverged
         rows.append(C.claim(
             f"rnn_{task}_learned", f"{task}: every rank's networks learned the task",
             "experiments.rich_lazy_lowrank.LEARNED_ACC", f">= {LEARNED_ACC}", min_acc,
-            f"min decision accuracy over runs >= {LEARNED_ACC} (chance {NT.CHANCE[task]:g})",
+            f"min decision accuracy over runs >= {LEARNED_ACC} (chance {NT.CHANCE[task]:g}), "
+            "every metric finite",
             learned,
             "accuracy before training: "
-            f"{np.mean([r['accuracy_init'] for r in low]):.2f}",
+            f"{np.mean([r['accuracy_init'] for r in low]):.2f}"
+            + (f"; non-finite (diverged, counted as accuracy 0): {', '.join(diverged)}"
+               if diverged else ""),
             kind=C.CHECK, source=C.DERIVED,
         ))  # fmt: skip
         for metric, sign, text in (
@@ -686,10 +699,17 @@ def _rnn_rows(rnn_res, ranks) -> list[dict]:
             ("rep_alignment", +1, "the representation alignment rises with the initial rank"),
             ("weight_change", -1, "the recurrent weight change falls with the initial rank"),
         ):
-            per_rank = np.array([[r[metric] for r in _by(runs, f"rank{k}")] for k in ranks])
-            y = np.log(per_rank) if metric == "weight_change" else per_rank
-            slopes = np.polyfit(lr, y, 1)[0] * sign  # one slope per seed (paired ranks)
-            m, lo, hi, st = _seed_verdict(slopes)
+            # (ranks, seeds); a diverged run's null is NaN, and its seed drops out of the slopes
+            per_rank = np.array(
+                [[r[metric] for r in _by(runs, f"rank{k}")] for k in ranks], dtype=np.float64
+            )
+            ok = np.isfinite(per_rank).all(0)
+            y = np.log(per_rank[:, ok]) if metric == "weight_change" else per_rank[:, ok]
+            if ok.sum() < 2:  # no interval from fewer than two seeds
+                m, lo, hi, st = float("nan"), float("nan"), float("nan"), C.INCONCLUSIVE
+            else:
+                slopes = np.polyfit(lr, y, 1)[0] * sign  # one slope per seed (paired ranks)
+                m, lo, hi, st = _seed_verdict(slopes)
             if not learned and st != C.NOT_REPRODUCED:
                 st = C.INCONCLUSIVE
             what = "d log|dW| / d log r" if metric == "weight_change" else f"d {metric} / d log r"
@@ -704,7 +724,9 @@ def _rnn_rows(rnn_res, ranks) -> list[dict]:
                 None,
                 f"slope {sign * m:+.4f} [{sign * (lo if sign > 0 else hi):+.4f}, "
                 f"{sign * (hi if sign > 0 else lo):+.4f}]; mean by rank: "
-                + ", ".join(f"r{k} {v:.3f}" for k, v in zip(ranks, per_rank.mean(1), strict=True)),
+                + ", ".join(f"r{k} {v:.3f}" for k, v in zip(ranks, per_rank.mean(1), strict=True))
+                + (f"; {int((~ok).sum())} seed(s) with a diverged run left out" if not ok.all()
+                   else ""),
                 kind=C.CLAIM, source=C.PAPER, status=st,
                 decide="" if st != C.INCONCLUSIVE else (
                     "more seeds" if learned else f"longer training until every run reaches "
@@ -713,13 +735,20 @@ def _rnn_rows(rnn_res, ranks) -> list[dict]:
         rows.append(C.claim(
             f"rnn_{task}_sign_similarity", f"{task}: fraction of unchanged activation signs",
             "theory.rich_lazy.sign_similarity", "—",
-            ", ".join(f"r{k} {np.mean([r['sign_similarity'] for r in _by(runs, f'rank{k}')]):.3f}"
+            ", ".join(f"r{k} {_nanmean([r['sign_similarity'] for r in _by(runs, f'rank{k}')]):.3f}"
                       for k in ranks), "—", None, "decision-step states of the probe trials",
             kind=C.MEASUREMENT, source=C.NONE,
         ))  # fmt: skip
         if any(r["init"] == "ei" for r in runs):
             rows += _ei_rows(task, runs)
     return rows
+
+
+def _nanmean(values) -> float:
+    """Mean over the finite values (a diverged run's null is left out); NaN if none."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
 def _ei_rows(task, runs) -> list[dict]:
@@ -838,11 +867,12 @@ def plot(results: dict, out_dir) -> None:
         for j, (key, label) in enumerate(metrics):
             ax = axs[j]
             for i, (task, res) in enumerate(rnns.items()):
-                vals = np.array([[r[key] for r in _by(res["runs"], f"rank{k}")] for k in ranks])
+                vals = np.array([[r[key] for r in _by(res["runs"], f"rank{k}")] for k in ranks],
+                                dtype=np.float64)  # a diverged run's null: NaN, a gap  # fmt: skip
                 for s in range(vals.shape[1]):
                     ax.plot(ranks, vals[:, s], color=plotting.color(i), alpha=0.25, lw=0.8)
-                ax.plot(ranks, vals.mean(1), marker=plotting.marker(i), color=plotting.color(i),
-                        label=task)  # fmt: skip
+                ax.plot(ranks, [_nanmean(v) for v in vals], marker=plotting.marker(i),
+                        color=plotting.color(i), label=task)  # fmt: skip
             ax.set_xscale("log")
             ax.set_xlabel("initial rank of W_rec")
             ax.set_ylabel(label)
@@ -855,7 +885,8 @@ def plot(results: dict, out_dir) -> None:
         runs0 = rnns[task0]["runs"]
         for i, k in enumerate(ranks):
             idx = [n for n, r in enumerate(runs0) if r["init"] == f"rank{k}"]
-            ax.plot(lc["step"], np.mean([lc["loss"][n] for n in idx], 0), color=plotting.color(i),
+            curves = np.array([lc["loss"][n] for n in idx], dtype=np.float64)  # null: NaN
+            ax.plot(lc["step"], [_nanmean(c) for c in curves.T], color=plotting.color(i),
                     label=f"rank {k}")  # fmt: skip
         ax.set_yscale("log")
         ax.set_xlabel("training step")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from experiments import rich_lazy_lowrank as rl
+from experiments._lib import claims as C
+from experiments._lib import io
 from models import neurotasks as NT
 from tests._asserts import assert_refused
 
@@ -59,7 +62,7 @@ def test_rows_preset_without_the_debian_package_stops_with_the_command(
         rl._fashion_train.cache_clear()
 
 
-def test_rows_task_runs_and_its_claims_replace_the_not_attempted_row():
+def test_rows_task_runs_and_its_claims_replace_the_not_attempted_row(tmp_path):
     # the smoke preset on the image task (the fast tier's only pass through the fmnist_rows path)
     cfg = dataclasses.replace(rl.PRESETS["smoke"], tasks=(NT.ROWS,), ranks=(1, 16))
     res = rl.run(cfg)
@@ -69,3 +72,14 @@ def test_rows_task_runs_and_its_claims_replace_the_not_attempted_row():
     assert res["timing"]["speed"]["outputs"] == NT.ROW_SIDE * cfg.speed_trials * NT.ROW_CLASSES
     ids = {row["id"] for row in rl.check_claims(res)}
     assert f"rnn_{NT.ROWS}_kernel_alignment" in ids and "rnn_smnist" not in ids
+    # a diverged run (NaN metrics, written as null): judged, not a crash; its seed drops out
+    # of the slopes (2 seeds -> 1: no interval), the learned check fails, the figure still draws
+    res = json.loads(io.dumps(res))
+    runs = res["metrics"]["rnn"][NT.ROWS]["runs"]
+    runs[0].update(kernel_alignment=None, final_loss=None)
+    rows = {row["id"]: row for row in rl.check_claims(res)}
+    assert rows[f"rnn_{NT.ROWS}_learned"]["status"] == C.FAILED
+    assert "diverged" in rows[f"rnn_{NT.ROWS}_learned"]["evidence"]
+    assert rows[f"rnn_{NT.ROWS}_kernel_alignment"]["status"] == C.INCONCLUSIVE
+    rl.plot(res, tmp_path)
+    assert (tmp_path / "fig_rnn.png").exists()
