@@ -743,13 +743,19 @@ def _rnn_rows(rnn_res, ranks) -> list[dict]:
         rows.append(C.claim(
             f"rnn_{task}_sign_similarity", f"{task}: fraction of unchanged activation signs",
             "theory.rich_lazy.sign_similarity", "—",
-            ", ".join(f"r{k} {_nanmean([r['sign_similarity'] for r in _by(runs, f'rank{k}')]):.3f}"
-                      for k in ranks), "—", None, "decision-step states of the probe trials",
+            ", ".join(f"r{k} {_sign_mean(runs, k):.3f}" for k in ranks), "—", None,
+            "decision-step states of the probe trials; diverged runs left out",
             kind=C.MEASUREMENT, source=C.NONE,
         ))  # fmt: skip
         if any(r["init"] == "ei" for r in runs):
             rows += _ei_rows(task, runs)
     return rows
+
+
+def _sign_mean(runs, rank) -> float:
+    """Mean unchanged-sign fraction of a rank's finite runs (a diverged run's NaN states compare
+    unequal everywhere, a finite 0 that says nothing about laziness)."""
+    return _nanmean([r["sign_similarity"] for r in _by(runs, f"rank{rank}") if _finite_run(r)])
 
 
 def _nanmean(values) -> float:
@@ -875,8 +881,10 @@ def plot(results: dict, out_dir) -> None:
         for j, (key, label) in enumerate(metrics):
             ax = axs[j]
             for i, (task, res) in enumerate(rnns.items()):
-                vals = np.array([[r[key] for r in _by(res["runs"], f"rank{k}")] for k in ranks],
-                                dtype=np.float64)  # a diverged run's null: NaN, a gap  # fmt: skip
+                # a diverged run: NaN, a gap (its sign similarity is a finite 0, left out too)
+                vals = np.array([[r[key] if _finite_run(r) else np.nan
+                                  for r in _by(res["runs"], f"rank{k}")] for k in ranks],
+                                dtype=np.float64)  # fmt: skip
                 for s in range(vals.shape[1]):
                     ax.plot(ranks, vals[:, s], color=plotting.color(i), alpha=0.25, lw=0.8)
                 ax.plot(ranks, [_nanmean(v) for v in vals], marker=plotting.marker(i),
