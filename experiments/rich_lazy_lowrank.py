@@ -732,7 +732,7 @@ def _rnn_rows(rnn_res, ranks) -> list[dict]:
                 None,
                 f"slope {sign * m:+.4f} [{sign * (lo if sign > 0 else hi):+.4f}, "
                 f"{sign * (hi if sign > 0 else lo):+.4f}]; mean by rank: "
-                + ", ".join(f"r{k} {v:.3f}" for k, v in zip(ranks, per_rank.mean(1), strict=True))
+                + ", ".join(f"r{k} {_nanmean(v):.3f}" for k, v in zip(ranks, per_rank, strict=True))
                 + (f"; {int((~ok).sum())} seed(s) with a diverged run left out" if not ok.all()
                    else ""),
                 kind=C.CLAIM, source=C.PAPER, status=st,
