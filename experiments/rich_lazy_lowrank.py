@@ -61,8 +61,8 @@ CITED_PRESET = "full"
 DEBIAN_PACKAGES: tuple[str, ...] = ("dataset-fashion-mnist",)  # the fmnist_rows task only
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 # The sequential-(Fashion-)MNIST runs, rendered beside the cited one in the paper file (not
-# counted; papers_repro.render): the `rows` preset (the authors' lr) and `rows_lr` (lr 0.001).
-EXTRA_CITED = ("rows", "rows_lr")
+# counted; papers_repro.render): `rows` (the authors' lr), `rows_lr` (lr 0.001), `rows_clip` (clip).
+EXTRA_CITED = ("rows", "rows_lr", "rows_clip")
 ARXIV = "arXiv:2310.08513"
 STREAM_LINEAR, STREAM_EXC, STREAM_INIT, STREAM_DATA, STREAM_PROBE, STREAM_EI = 1, 2, 3, 4, 5, 6
 EI_KINDS = ("gauss", "ei", "gauss_stable", "ei_stable")
