@@ -110,7 +110,8 @@ class Config:
     flow_lr: float = 1e-3
     probes: int = 64
     shard_chains: bool = False  # chains across devices: faster there, draws then depend on the
-    # device count (models.hmc.Sampler's docstring)
+    # device count (models.hmc.Sampler's docstring); on CPU devices one chain per device only
+    # (models.hmc.check_shard: more deadlock in jaxlib's batched Cholesky; refused here)
     # controls and the faithful sampler
     controls: bool = True
     tiny_n: int = 5
@@ -159,6 +160,8 @@ class Config:
             raise ValueError(f"imb_bnn_n1 must be in 1..n_per_class, got {self.imb_bnn_n1}")
         if not 2 <= self.seeds <= 64:
             raise ValueError(f"seeds must be in 2..64 (intervals need >= 2), got {self.seeds}")
+        if self.shard_chains and self.chains % jax.device_count() == 0:
+            hmc.check_shard(self.chains, jax.device_count(), jax.default_backend())
         why = memory.refusal(memory_estimate(self), "seqbayes_hmc")
         if why:
             raise ValueError(why)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec
 
 from models.bnn import MLP, log_density
 from runtime import sharding
@@ -27,6 +28,26 @@ class Run(NamedTuple):
     diverging: np.ndarray  # (chains, samples) bool
     num_steps: np.ndarray  # (chains, samples) leapfrog steps per draw
     seconds: float  # wall time of warmup + sampling (compiled; the first call also compiles)
+
+
+def check_shard(chains: int, n_dev: int, backend: str) -> None:
+    """Refuse the sharded sampler where it deadlocks: several chains per device on CPU devices.
+
+    Found 2026-12-05 with 2 forced host devices (`--xla_force_host_platform_device_count=2`):
+    the sampler hung at 0% CPU for the 2-10-10-2 MLP (d = 162; d = 29 and 57 ran, 93 hung),
+    with XLA's SPMD partitioning and equally with shard_map. gdb put every device's program in
+    jaxlib's batched LAPACK Cholesky (numpyro's dense-mass adaptation, batched over the
+    device's chains by vmap): `lapack_spotrf_ffi` -> `jax::ParallelBatchMap` ->
+    `BlockingCounter::Wait`, waiting for tasks on the thread pool the device programs occupy
+    (jaxlib 0.10.2; `--xla_cpu_multi_thread_eigen=false` and OPENBLAS_NUM_THREADS=1 did not
+    help). One chain per device has no batch and runs (tests/models/test_bnn_hmc.py)."""
+    per_device = chains // n_dev
+    if backend == "cpu" and per_device > 1:
+        raise ValueError(
+            f"sharded chains: {chains} chains on {n_dev} CPU devices ({per_device} per device) "
+            "deadlock in jaxlib's batched CPU Cholesky (models/hmc.py, check_shard); use "
+            f"{n_dev} chains (one per device) or shard off"
+        )
 
 
 def _potential_gen(mlp: MLP, prior_log_density=log_density):
@@ -51,13 +72,15 @@ class Sampler:
     log density, `models.bnn.log_density` for a MixturePrior (the default) or
     `models.flow.log_density` for a flow; `run`'s prior must be of that type.
 
-    shard=True splits the chains across jax.devices() when their count divides evenly (SPMD:
-    each device runs its chains, nothing crosses devices). It is off by default: the partitioned
-    program's arithmetic differs from the one-device program in the last bits, and a
-    Hamiltonian trajectory amplifies that exponentially, so the draws (and every number made
-    from them) change with the device count (measured: 8 chains on 4 simulated CPU devices vs
-    1 device, every sampled value differed). With it off, results are the same on any number of
-    devices; on a GPU, where one device holds every chain anyway, nothing is lost."""
+    shard=True splits the chains across jax.devices() when their count divides evenly
+    (shard_map: each device runs its chains as a local program, nothing crosses devices); on
+    CPU devices only one chain per device (`check_shard`: more deadlock in jaxlib 0.10.2).
+    It is off by default: the partitioned program's arithmetic differs from the one-device
+    program in the last bits, and a Hamiltonian trajectory amplifies that exponentially, so
+    the draws (and every number made from them) change with the device count (measured with
+    the earlier SPMD form: 8 chains on 4 simulated CPU devices vs 1 device, every sampled value
+    differed). With it off, results are the same on any number of devices; on a GPU, where one
+    device holds every chain anyway, nothing is lost."""
 
     def __init__(
         self,
@@ -91,7 +114,7 @@ class Sampler:
                         adapt_step_size=False, adapt_mass_matrix=False)  # fmt: skip
         else:
             raise ValueError(f"unknown sampler kind {kind!r}; expected 'nuts' or 'hmc_fixed'")
-        self.mlp, self.chains, self.shard = mlp, chains, shard
+        self.mlp, self.chains = mlp, chains
 
         def chain(key, init, args):
             state = init_k(init, warmup, model_args=args, rng_key=key, **opts)
@@ -103,14 +126,29 @@ class Sampler:
             _, (z, div, n) = jax.lax.scan(step, state, None, length=warmup + samples)
             return z[warmup:], div[warmup:], n[warmup:]
 
-        self._run = jax.jit(jax.vmap(chain, in_axes=(0, 0, None)))
+        batched = jax.vmap(chain, in_axes=(0, 0, None))
+        n_dev = jax.device_count()
+        if shard and n_dev > 1 and chains % n_dev == 0:
+            check_shard(chains, n_dev, jax.default_backend())
+            # shard_map: each device runs the vmapped sampler on its own chains as a local
+            # program, data and prior replicated, so nothing crosses devices.
+            spec = PartitionSpec(sharding.BATCH_AXIS)
+            batched = jax.shard_map(
+                batched,
+                mesh=sharding.batch_mesh(),
+                in_specs=(spec, spec, PartitionSpec()),
+                out_specs=spec,
+                check_vma=False,
+            )
+            self.shard = True
+        else:
+            self.shard = False  # one device, or chains that do not split evenly
+        self._run = jax.jit(batched)
 
     def run(self, key, x, y, w, prior, init) -> Run:
         """init: (chains, d) starting points (dispersed: e.g. draws from the first prior)."""
         t0 = time.perf_counter()
         keys, init = jax.random.split(key, self.chains), jnp.asarray(init)
-        if self.shard:
-            keys, init = sharding.place_batch(keys), sharding.place_batch(init)
         draws, div, steps = self._run(keys, init, (x, y, w, prior))
         draws.block_until_ready()
         return Run(draws, np.asarray(div), np.asarray(steps), time.perf_counter() - t0)

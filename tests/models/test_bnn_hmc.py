@@ -133,3 +133,48 @@ def test_shard_option_runs_and_on_one_device_changes_nothing():
     if len(jax.devices()) == 1:
         np.testing.assert_array_equal(np.asarray(runs[0].draws), np.asarray(runs[1].draws))
     assert runs[1].draws.shape == (2, 10, MLP.size)
+
+
+_TWO_DEVICES = """
+import jax, jax.numpy as jnp, numpy as np
+import runtime
+from models import bnn, hmc
+assert jax.device_count() == 2
+mlp = bnn.MLP(2, 10, 2)  # d = 162: the size that deadlocked with 2 chains per CPU device
+prior = bnn.isotropic(mlp.size, 10.0, 2)
+x = jax.random.normal(jax.random.key(1), (40, 2))
+y = (x[:, 0] > 0).astype(jnp.int32)
+try:
+    hmc.Sampler(mlp, kind="nuts", chains=4, warmup=8, samples=8, max_tree_depth=3, shard=True)
+except ValueError as e:
+    print("refused:", e)
+init = bnn.sample(prior, jax.random.key(2), 2)
+s = hmc.Sampler(mlp, kind="nuts", chains=2, warmup=8, samples=8, max_tree_depth=3, shard=True)
+r = s.run(jax.random.key(3), x, y, jnp.ones(40), prior, init)
+assert r.draws.shape == (2, 8, mlp.size) and bool(jnp.isfinite(r.draws).all())
+print("sharded:", sorted(str(d) for d in r.draws.sharding.device_set))
+"""
+
+
+def test_shard_on_two_cpu_devices_runs_one_chain_each_and_refuses_the_deadlock():
+    """On 2 simulated CPU devices: 2 chains (one per device) run to the end under a timeout
+    (a deadlock fails the test instead of hanging the suite), split across both devices; 4
+    chains (2 per device, the batched-Cholesky deadlock of models.hmc.check_shard) are refused
+    with a one-line ValueError before anything is compiled."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    out = subprocess.run(
+        [sys.executable, "-c", _TWO_DEVICES],
+        env=dict(os.environ, XLA_FLAGS=flags.strip(), PYTHONPATH=str(root)),
+        capture_output=True, text=True, timeout=240, cwd=root,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("refused: sharded chains: 4 chains on 2 CPU devices"), lines
+    assert "deadlock" in lines[0]
+    assert lines[1] == "sharded: ['cpu:0', 'cpu:1']", lines  # the draws live on both devices
