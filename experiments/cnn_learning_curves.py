@@ -9,7 +9,8 @@ kernel, test mean-squared error vs n.
 
 Commands:
     python -m experiments.cnn_learning_curves                 # quick: n <= 1024, ~30 s
-    python -m experiments.cnn_learning_curves --preset full   # n <= 4096, 8 seeds, 19 min
+    python -m experiments.cnn_learning_curves --preset full   # n <= 4096, 8 seeds, 8-19 min
+    python -m experiments.cnn_learning_curves --preset large_n  # n <= 16384, 4 seeds, ~72 min
 
 Headline (full, d = 16): beta = 0.53, 0.41, 0.29, 0.21 for NTK teachers of receptive field
 2, 4, 8, 16 (ordered by the teacher's d_eff); hierarchical student 1.7-9x better than FC on local
@@ -37,6 +38,7 @@ import dataclasses
 import math
 import sys
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +48,7 @@ import scipy.linalg
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from kernels import cnn_gram as G
-from runtime import progress, rng
+from runtime import blas, progress, rng
 from theory import cnn_kernels as ck
 from theory import cnn_spectra as S
 from theory import stats
@@ -116,12 +118,13 @@ class Config:
 
 
 def memory_estimate(cfg: Config) -> int:
-    """Peak bytes: teacher and student Grams (NNGP + NTK each) plus four work arrays of
-    (n_max + n_test)^2 float64 entries, the count kernels.cnn_gram.check_memory uses. Checked by
+    """Peak bytes, in (n_max + n_test)^2 float64 arrays: run() holds one filter set's Grams at a
+    time (NNGP + NTK: 2) plus the field's work copy (1), or the FC student's pair (2) plus a
+    Cholesky copy (1); one more for XLA's temporaries and the eigh fallback = 4 + 1. Checked by
     the CLI before any work, not in Config: a preset that does not fit this host must not stop
     the module's import (the full preset under a memory cap, tools/bad_input_campaign.py)."""
     n = max(max(cfg.sizes), max(cfg.dim_sizes)) + cfg.n_test
-    return 8 * 8 * n * n
+    return 8 * 5 * n * n
 
 
 PRESETS = {
@@ -145,6 +148,25 @@ PRESETS = {
     ),
 }
 
+# The pre-asymptotic test the full run's beta rows ask for (DECIDE_N): are the exponents still
+# falling to the prediction at larger n? Training sets to n = 16384 (fit on n >= 2048, the last
+# three doublings) for the teachers whose full-run row is inconclusive or not reproduced (NTK
+# d_eff 4 and 8, NNGP full-input) beside the d_eff 1 and 2 NTK teachers (needed for the ordering
+# and the advantage slope), and the random-CNN teacher at d = 16 and 32. Planned before it ran,
+# cited whatever it shows: rendered beside the full run in papers_repro/cagnetta2023_wide_cnn.md
+# (EXTRA_CITED; not counted). Peak ~5 arrays of 18432^2 float64 = 13.6 GB (memory_estimate).
+PRESETS["large_n"] = Config(
+    teacher_kinds=("ntk", "ntk", "ntk", "ntk", "nngp"),
+    teacher_filters=((2,), (2, 2), (2, 2, 2), (2, 2, 2, 2), (2, 2, 2, 2)),
+    sizes=(256, 512, 1024, 2048, 4096, 8192, 16384),
+    n_test=2048,
+    seeds=4,
+    dim_sweep=((2, 2, 2, 2), (2, 2, 2, 2, 2)),
+    dim_sizes=(256, 512, 1024, 2048, 4096, 8192, 16384),
+    fit_min=2048,
+)
+EXTRA_CITED = ("large_n",)  # rendered in the paper file too, not counted (papers_repro.render)
+
 
 def _key(cfg, stream, *more):
     return rng.key(cfg.seed, stream, *more)
@@ -155,14 +177,38 @@ def sample_field(key, cov):
     (1e-9 x mean diagonal: white noise 3e-5 of the field's std, far below every measured error),
     eigh when the factorisation still fails."""
     cov = np.asarray(cov)
-    z = np.asarray(jax.random.normal(key, (cov.shape[0],), jnp.float64))
+    n = cov.shape[0]
+    z = np.asarray(jax.random.normal(key, (n,), jnp.float64))
     jit = JITTER * float(np.mean(np.diag(cov)))
-    try:
-        low = scipy.linalg.cholesky(cov + jit * np.eye(cov.shape[0]), lower=True)
-        return low @ z
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(cov)
-        return v @ (np.sqrt(np.clip(w, 0.0, None)) * z)
+    with blas.one_thread_above(n):  # threaded OpenBLAS dpotrf segfaults at n >= 16384 here
+        try:
+            # one work copy, jittered on its diagonal and factored in place (the dense cov +
+            # jit * eye form held three n x n arrays: 8 GB at n = 18432)
+            work = np.array(cov, order="F")
+            work.flat[:: n + 1] += jit
+            low = scipy.linalg.cholesky(work, lower=True, overwrite_a=True, check_finite=False)
+            return low @ z
+        except np.linalg.LinAlgError:
+            del work
+            w, v = np.linalg.eigh(cov)
+            return v @ (np.sqrt(np.clip(w, 0.0, None)) * z)
+
+
+@partial(jax.jit, static_argnums=2)
+def _fc_ntk_rows(xb, x, depth):
+    return ck.fc_kernels(xb, x, depth)[1]
+
+
+def fc_ntk(x, depth: int, block: int = 1024) -> np.ndarray:
+    """The FC student's NTK Gram of x (n, n), row block by row block into one NumPy array: the
+    eager ck.fc_kernels holds ~8 (n, n) temporaries (arccos, square roots, both kernels per
+    layer), 24 GB at n = 18432 (killed for memory here, 2026-12-05); a block holds block x n."""
+    x = jnp.asarray(x)
+    n = x.shape[0]
+    out = np.empty((n, n), np.asarray(x).dtype)
+    for i in range(0, n, block):
+        out[i : i + block] = np.asarray(_fc_ntk_rows(x[i : i + block], x, depth))
+    return out
 
 
 def _errors(k_student, y, n_test, sizes):
@@ -171,7 +217,8 @@ def _errors(k_student, y, n_test, sizes):
     test = slice(n_max, n_max + n_test)
     out = np.empty((y.shape[0], len(sizes)))
     for i, n in enumerate(sizes):
-        cf = scipy.linalg.cho_factor(k_student[:n, :n], lower=True, check_finite=False)
+        with blas.one_thread_above(n):  # runtime/blas.py: threaded dpotrf segfaults at large n
+            cf = scipy.linalg.cho_factor(k_student[:n, :n], lower=True, check_finite=False)
         alpha = scipy.linalg.cho_solve(cf, y[:, :n].T, check_finite=False)
         pred = (k_student[test, :n] @ alpha).T
         out[:, i] = np.mean((pred - y[:, test]) ** 2, axis=1)
@@ -215,22 +262,29 @@ def run(cfg: Config) -> dict:
     with jax.enable_x64(True):
         for seed in progress.bar(range(cfg.seeds), desc="seeds"):
             x = ck.sample_product_of_spheres(_key(cfg, STREAM_X, seed), n_all, d, sf[0])
-            grams = {}
+            # One filter set's Grams at a time (at n = 16384 + 2048 each is 2.7 GB): sample the
+            # teachers that use it, keep the student's NTK, drop the rest before the next set.
+            ys, student = [None] * len(names), None
             for f in sorted(set(cfg.teacher_filters) | {sf}, key=len):
                 k, t = G.cnn_gram(x, x, f)
-                grams[f] = {"nngp": np.asarray(k), "ntk": np.asarray(t)}
-            ys = []
-            for j, (kind, f) in enumerate(zip(cfg.teacher_kinds, cfg.teacher_filters, strict=True)):
-                cov = grams[f][kind]
-                ys.append(sample_field(_key(cfg, STREAM_Y, seed, j), cov))
-                var[names[j]].append(float(np.mean(np.diag(cov))))
+                gram = {"nngp": np.asarray(k), "ntk": np.asarray(t)}
+                del k, t
+                for j, (kind, tf) in enumerate(
+                    zip(cfg.teacher_kinds, cfg.teacher_filters, strict=True)
+                ):
+                    if tf == f:
+                        cov = gram[kind]
+                        ys[j] = sample_field(_key(cfg, STREAM_Y, seed, j), cov)
+                        var[names[j]].append(float(np.mean(np.diag(cov))))
+                        del cov
+                if f == sf:
+                    student = gram["ntk"]
+                del gram
             y = np.stack(ys)
-            student = grams[sf]["ntk"]
-            del grams
             e_h = _errors(student, y, cfg.n_test, cfg.sizes)
             del student
-            _, fc = ck.fc_kernels(x, x, cfg.fc_depth)
-            e_f = _errors(np.asarray(fc), y, cfg.n_test, cfg.sizes)
+            fc = fc_ntk(x, cfg.fc_depth)
+            e_f = _errors(fc, y, cfg.n_test, cfg.sizes)
             del fc
             for j, n in enumerate(names):
                 errs["hier"][n].append((e_h[j] / var[n][-1]).tolist())
