@@ -162,6 +162,13 @@ PRESETS = {
         compare_n=4096,
     ),
 }
+# The pre-asymptotic test of the (2, 2, 2) torus sector rows (issue 13): the full preset with that
+# torus at grid 384 instead of 192, so the sector fits use k in [12, 48] (the top two octaves
+# below the aliasing cut n_grid / 8) instead of [6, 24]. Everything else is the full preset (its
+# rows repeat the full run's). Planned before it ran and cited whatever it shows: rendered
+# beside the full run in papers_repro/cagnetta2023_wide_cnn.md (EXTRA_CITED; not counted).
+PRESETS["torus384"] = dataclasses.replace(PRESETS["full"], torus_grid=(2048, 256, 384))
+EXTRA_CITED = ("torus384",)  # rendered in the paper file too, not counted (papers_repro.render)
 
 
 def _d(filters) -> int:
