@@ -205,7 +205,7 @@ def fc_ntk(x, depth: int, block: int = 1024) -> np.ndarray:
     layer), 24 GB at n = 18432 (killed for memory here, 2026-12-05); a block holds block x n."""
     x = jnp.asarray(x)
     n = x.shape[0]
-    out = np.empty((n, n), np.asarray(x).dtype)
+    out = np.empty((n, n), x.dtype)
     for i in range(0, n, block):
         out[i : i + block] = np.asarray(_fc_ntk_rows(x[i : i + block], x, depth))
     return out

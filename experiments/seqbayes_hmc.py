@@ -160,7 +160,7 @@ class Config:
             raise ValueError(f"imb_bnn_n1 must be in 1..n_per_class, got {self.imb_bnn_n1}")
         if not 2 <= self.seeds <= 64:
             raise ValueError(f"seeds must be in 2..64 (intervals need >= 2), got {self.seeds}")
-        if self.shard_chains and self.chains % jax.device_count() == 0:
+        if self.shard_chains:
             hmc.check_shard(self.chains, jax.device_count(), jax.default_backend())
         why = memory.refusal(memory_estimate(self), "seqbayes_hmc")
         if why:

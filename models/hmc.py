@@ -30,6 +30,11 @@ class Run(NamedTuple):
     seconds: float  # wall time of warmup + sampling (compiled; the first call also compiles)
 
 
+def _splits(chains: int, n_dev: int) -> bool:
+    """Whether shard=True splits the chains across n_dev devices: more than one, evenly."""
+    return n_dev > 1 and chains % n_dev == 0
+
+
 def check_shard(chains: int, n_dev: int, backend: str) -> None:
     """Refuse the sharded sampler where it deadlocks: several chains per device on CPU devices.
 
@@ -40,7 +45,11 @@ def check_shard(chains: int, n_dev: int, backend: str) -> None:
     device's chains by vmap): `lapack_spotrf_ffi` -> `jax::ParallelBatchMap` ->
     `BlockingCounter::Wait`, waiting for tasks on the thread pool the device programs occupy
     (jaxlib 0.10.2; `--xla_cpu_multi_thread_eigen=false` and OPENBLAS_NUM_THREADS=1 did not
-    help). One chain per device has no batch and runs (tests/models/test_bnn_hmc.py)."""
+    help). One chain per device has no batch and runs (tests/models/test_bnn_hmc.py).
+    Nothing to refuse where shard=True would not split the chains (one device, or a chain count
+    the devices do not divide)."""
+    if not _splits(chains, n_dev):
+        return
     per_device = chains // n_dev
     if backend == "cpu" and per_device > 1:
         raise ValueError(
@@ -128,7 +137,7 @@ class Sampler:
 
         batched = jax.vmap(chain, in_axes=(0, 0, None))
         n_dev = jax.device_count()
-        if shard and n_dev > 1 and chains % n_dev == 0:
+        if shard and _splits(chains, n_dev):
             check_shard(chains, n_dev, jax.default_backend())
             # shard_map: each device runs the vmapped sampler on its own chains as a local
             # program, data and prior replicated, so nothing crosses devices.
@@ -140,9 +149,6 @@ class Sampler:
                 out_specs=spec,
                 check_vma=False,
             )
-            self.shard = True
-        else:
-            self.shard = False  # one device, or chains that do not split evenly
         self._run = jax.jit(batched)
 
     def run(self, key, x, y, w, prior, init) -> Run:
