@@ -677,10 +677,10 @@ def _table1_rows(t1: dict) -> list[dict]:
             "the zero-seeking greedy coupling is as good as the max-seeking one",
             TABLE1_WHERE,
             f"zero-seeking {paper['zero_seeking'][0]} vs max-seeking {paper['max_seeking'][0]}",
-            "the zero-seeking variant is not built: its definition (the paper's appendix) could not "
-            "be read here; the transcription gives only its value",
-            "implement it from the paper's definition beside theory.mecb.greedy_coupling and add it "
-            "to table1()",
+            "the zero-seeking variant is not built: its definition (the paper's appendix) "
+            "could not be read here; the transcription gives only its value",
+            "implement it from the paper's definition beside theory.mecb.greedy_coupling and "
+            "add it to table1()",
         )
     )
     return rows
