@@ -8,6 +8,8 @@ Sec. 4 (misspecification forgets under exact inference), Sec. 5 (task imbalance 
 Commands:
     python -m experiments.seqbayes_hmc                  # quick, ~4 min on 2 cores
     python -m experiments.seqbayes_hmc --preset full    # the cited run, ~2-3 h on 2 cores
+A run stopped part way (Ctrl-C, a crash) resumes at its first unfinished seed when rerun with
+the same config and code (experiments._lib.checkpoint; saved under results/.partial/).
 
 What runs:
 - Exact cases (theory.sequential_bayes, float64): conjugate linear regression task by task vs
@@ -52,8 +54,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments._lib import checkpoint, cli, plotting
 from experiments._lib import claims as C
-from experiments._lib import cli, plotting
 from models import bnn, density, hmc
 from models import flow as flowmod
 from runtime import memory, progress, rng
@@ -532,16 +534,29 @@ def faithful_comparison(cfg, mlp, samplers, data, probes) -> tuple[dict, dict]:
 
 
 def run(cfg: Config) -> dict:
+    """Every seed is a checkpoint (experiments._lib.checkpoint): a run stopped part way resumes
+    at its first unfinished seed and gives the same results.json (timings as recorded)."""
     t0 = time.perf_counter()
-    with jax.enable_x64(True):
-        exact = exact_runs(cfg)
+    store = checkpoint.Store("seqbayes_hmc", cfg)
+    exact = store.load("exact")
+    if exact is None:
+        with jax.enable_x64(True):
+            exact = store.save("exact", exact_runs(cfg))
     mlp = bnn.MLP(2, cfg.hidden, 2)
     samplers = _Samplers(cfg, mlp)
     probes, grid = _probes(cfg), boundary_grid()
     seeds = []
-    bar = progress.bar(total=cfg.seeds * (len(cfg.methods) + cfg.joint + 3 * cfg.controls),
-                       desc="sequences")  # fmt: skip
+    per_seed = len(cfg.methods) + cfg.joint + 3 * cfg.controls
+    bar = progress.bar(total=cfg.seeds * per_seed, desc="sequences")
     for s in range(cfg.seeds):
+        done = store.load(f"seed{s}")
+        if done is not None:
+            seeds.append(done["res"])
+            for k, v in done["seconds"].items():
+                samplers.seconds[k].extend(v)
+            bar.update(per_seed)
+            continue
+        before = {k: len(v) for k, v in samplers.seconds.items()}
         data = toy_tasks(cfg, s)
         res = {"methods": {}}
         for m in cfg.methods:
@@ -561,10 +576,12 @@ def run(cfg: Config) -> dict:
             res["controls"] = {"method": ctrl, "identical": same, "tiny": tiny}
             res["imbalance_bnn"] = imbalance_bnn(cfg, mlp, samplers, data, s, probes=probes)
             bar.update(3)
-        seeds.append(res)
+        seconds = {k: v[before[k] :] for k, v in samplers.seconds.items()}
+        seeds.append(store.save(f"seed{s}", {"res": res, "seconds": seconds})["res"])
     bar.close()
     faithful, faithful_s = faithful_comparison(cfg, mlp, samplers, toy_tasks(cfg, 0), probes)
     ess_per_s = {k: faithful[k]["ess_fn_min"] / faithful_s[k] for k in faithful_s}
+    store.clear()
     return {
         "metrics": {"exact": exact, "seeds": seeds, "params": mlp.size, "faithful": faithful},
         "series": {

@@ -77,3 +77,37 @@ def test_protocl_coreset_is_shared_evenly_and_replayed_about_one_to_one():
         assert all(np.array_equal(memory[k], before[k][:share]) for k in before)
         assert set(memory[t]) <= set(idx_task)
         assert sum(len(v) for v in memory.values()) <= cfg.memory
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_at_its_first_unfinished_seed(tmp_path, monkeypatch):
+    """Stopped after seed 0 is saved, the rerun reads seed 0 back, computes seed 1 only, and
+    returns what an uninterrupted run returns (the sampler timings included, as recorded)."""
+    from experiments._lib import checkpoint, io
+
+    monkeypatch.setattr(checkpoint, "PARTIAL", tmp_path / "partial")
+    cfg = sb.PRESETS["smoke"]
+    whole = sb.run(cfg)
+    assert not (tmp_path / "partial" / "seqbayes_hmc").exists()  # removed on completion
+
+    save = checkpoint.Store.save
+
+    def stop_after_seed0(self, unit, value):
+        out = save(self, unit, value)
+        if unit == "seed0":
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(checkpoint.Store, "save", stop_after_seed0)
+    with pytest.raises(KeyboardInterrupt):
+        sb.run(cfg)
+    monkeypatch.setattr(checkpoint.Store, "save", save)
+    assert checkpoint.Store("seqbayes_hmc", cfg).units() == ["exact", "seed0"]
+
+    built, toy_tasks = [], sb.toy_tasks
+    monkeypatch.setattr(sb, "toy_tasks", lambda c, s: built.append(s) or toy_tasks(c, s))
+    resumed = sb.run(cfg)
+    assert built == [1, 0]  # seed 1's data, then seed 0's for the faithful comparison only
+    assert io.to_jsonable(resumed["metrics"]) == io.to_jsonable(whole["metrics"])
+    n_calls = {k: len(v) for k, v in whole["timing"]["sampler_s"].items()}
+    assert {k: len(v) for k, v in resumed["timing"]["sampler_s"].items()} == n_calls
