@@ -7,7 +7,7 @@ Sec. 4 (misspecification forgets under exact inference), Sec. 5 (task imbalance 
 
 Commands:
     python -m experiments.seqbayes_hmc                  # quick, ~4 min on 2 cores
-    python -m experiments.seqbayes_hmc --preset full    # the cited run, ~2-3 h on 2 cores
+    python -m experiments.seqbayes_hmc --preset full    # the cited run, ~17 min on 2 cores
 A run stopped part way (Ctrl-C, a crash) resumes at its first unfinished seed when rerun with
 the same config and code (experiments._lib.checkpoint; saved under results/.partial/).
 
@@ -199,18 +199,21 @@ PRESETS = {
         tasks=3, methods=("none", "gaussian", "mixture"), warmup=100, samples=100,
         max_tree_depth=5, k_max=4, imb_bnn_n1=(2, 20, 80), hmc_fixed_samples=200, seeds=2,
     ),
-    # 4 chains (R-hat's usual minimum), 1000 warmup + 250 draws at tree depth 8, 4 seeds, 5
-    # methods. The sampler settings are the `converge` run's: at 250 warmup and depth 6 (the
-    # full preset until 2026-12-06, kept as `seeds8`'s settings; 993 s) the depth cap bound in
-    # every run and 3 of 120 runs reached function-space R-hat <= 1.1; at 1000 and 8, 26 of 30.
-    "full": Config(warmup=1000, samples=250, max_tree_depth=8, seeds=4),
+    # 4 chains (R-hat's usual minimum), 250 + 250 iterations at tree depth 6 (every quick-preset
+    # run saturated depth 5), 4 seeds, 5 methods: 993 s on 2 cores (AMD EPYC, 2026-12-04; 3821 s
+    # for 4 methods on the slower machine of 2026-12-03). The run that would replace it, at the
+    # `converge` run's sampler settings (1000 warmup, depth 8: there 26 of 30 runs reached
+    # function-space R-hat <= 1.1, against 3 of 120 here), takes ~2.5 h on 2 cores: the preset
+    # changes together with its committed results (WORKSPACE.md, issue 17).
+    "full": Config(warmup=250, samples=250, seeds=4),
 }  # fmt: skip
-# The earlier full preset (250 warmup + 250 draws at tree depth 6) over 8 seeds, for the
-# seed-level rows 4 seeds leave inconclusive (Student t: x 5.84 at 99% with 3 degrees of freedom,
-# x 3.50 with 7); its seeds 0-3 are that preset's run (every seed has its own streams). Shown
-# beside the full run in papers_repro/kessler2023_seqbayes.md (EXTRA_CITED; not counted);
-# planned after the 2026-12-04 full rerun left a row inconclusive, and cited whatever it shows.
-# Its sampler settings are pinned here so the committed run stays reproducible.
+# The full preset's settings over 8 seeds, for the seed-level rows 4 seeds leave inconclusive
+# (Student t: x 5.84 at 99% with 3 degrees of freedom, x 3.50 with 7); its seeds 0-3 are the
+# full run's (every seed has its own streams). Shown beside the full run in
+# papers_repro/kessler2023_seqbayes.md (EXTRA_CITED; not counted); planned after the 2026-12-04
+# full rerun left a row inconclusive, and cited whatever it shows. Its sampler settings are
+# pinned (250 warmup, depth 6) so that the committed run stays reproducible when the full
+# preset's settings change.
 PRESETS["seeds8"] = Config(warmup=250, samples=250, max_tree_depth=6, seeds=8)
 # The sampler measurement that set the full preset's settings (check sampler_converged failed at
 # 250 warmup and depth 6: function-space R-hat > 1.1 in 117 of 120 runs, the depth-6 cap binding
@@ -219,7 +222,8 @@ PRESETS["seeds8"] = Config(warmup=250, samples=250, max_tree_depth=6, seeds=8)
 # (EXTRA_CITED; not counted: its claims are the full run's with fewer methods and seeds); 1638 s
 # here on 2026-12-05.
 PRESETS["converge"] = dataclasses.replace(
-    PRESETS["full"], methods=("none", "gaussian"), seeds=2, controls=False,
+    PRESETS["full"], methods=("none", "gaussian"), warmup=1000, max_tree_depth=8, seeds=2,
+    controls=False,
 )  # fmt: skip
 
 
