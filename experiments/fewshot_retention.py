@@ -750,12 +750,6 @@ def _mean_interval(diff) -> tuple[float, float, float]:
     return stats.mean_interval(d, level=0.99)
 
 
-def _sign_status(lo: float, hi: float) -> str:
-    """An interval of "A - B" entirely above 0: reproduced; entirely below: not reproduced;
-    otherwise (or undefined, nan) inconclusive."""
-    return C.REPRODUCED if lo > 0 else C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE
-
-
 def _beats(
     id_, text, where, diff, evidence, *, decide_tie: str, source=C.PAPER, regime: str = ""
 ) -> dict:
@@ -763,7 +757,7 @@ def _beats(
     reproduced), else inconclusive. All-equal differences (both at a ceiling) are inconclusive,
     and so is every outcome when `regime` says why this run cannot show the effect."""
     m, lo, hi = _mean_interval(diff)
-    status = C.INCONCLUSIVE if regime else _sign_status(lo, hi)
+    status = C.INCONCLUSIVE if regime else C.sign_status(lo, hi)
     if regime:
         evidence = f"wrong regime: {regime}; {evidence}"
     return C.claim(
@@ -824,7 +818,7 @@ def _robustness_row(a0, aend, c0, cend, step, gain: float) -> dict:
             if a0[i].mean() - CHANCE > 0 and c0[i].mean() > 0:
                 boots.append(keep(a0[i], aend[i], CHANCE) - keep(c0[i], cend[i], 0.0))
         lo, hi = np.percentile(boots, [0.5, 99.5])
-    status = _sign_status(lo, hi)
+    status = C.sign_status(lo, hi)
     return C.claim(
         "recognition_more_robust",
         "recognition keeps more of its margin over chance than recall keeps of its score",
@@ -1082,7 +1076,7 @@ def check_claims(results: dict) -> list[dict]:
                 for _ in range(1000)
             ]
             lo, hi = np.percentile(boots, [0.5, 99.5])
-            status = _sign_status(lo, hi)
+            status = C.sign_status(lo, hi)
             rows.append(
                 C.claim(
                     "natural_retained_better",

@@ -527,7 +527,7 @@ def _paired_verdict(diff, *, k=SE_K):
     """(mean, lo, hi, status) for paired differences over many instances: mean +- k SE."""
     m, se = stats.mean_se(diff)
     lo, hi = m - k * se, m + k * se
-    status = C.REPRODUCED if lo > 0 else (C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE)
+    status = C.sign_status(lo, hi)
     return m, lo, hi, status
 
 
@@ -535,7 +535,7 @@ def _seed_verdict(values):
     """(mean, lo, hi, status) for one value per seed (a per-seed slope or paired difference):
     the Student-t interval at LEVEL above 0 = reproduced, below = not reproduced."""
     m, lo, hi = stats.mean_interval(values, level=LEVEL)
-    status = C.REPRODUCED if lo > 0 else (C.NOT_REPRODUCED if hi < 0 else C.INCONCLUSIVE)
+    status = C.sign_status(lo, hi)
     return m, lo, hi, status
 
 

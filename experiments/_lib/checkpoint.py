@@ -25,9 +25,9 @@ import sys
 import tempfile
 from typing import Any
 
-from experiments._lib import io
+from experiments._lib import io, registry
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = registry.ROOT
 PARTIAL = ROOT / "results" / ".partial"
 _LIBRARIES = ("jax", "jaxlib", "numpy", "scipy", "numpyro", "flax", "optax", "sklearn")
 

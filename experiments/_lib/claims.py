@@ -143,6 +143,12 @@ def verdict_status(verdict: str) -> str:
     }[verdict]
 
 
+def sign_status(lo: float, hi: float) -> str:
+    """An interval of "A - B" entirely above 0: reproduced; entirely below: not reproduced;
+    otherwise (or undefined, nan) inconclusive."""
+    return REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
+
+
 def rate_claim(
     id: str,
     text: str,
