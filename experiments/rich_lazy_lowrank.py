@@ -27,8 +27,10 @@ What runs:
 - E/I connectivity (Dale's law, sparse, inhibition-dominated: outlier eigenvalue, low effective
   rank) against a Gaussian of the same Frobenius norm, and both rescaled to spectral radius
   `stable_radius` < 1 (the stable-regime control for the chaos confound).
-- Speed: the tangent kernel from the factored form (models.rnn.rec_ntk) vs the materialised
-  Jacobian vs one backward pass per output (the authors' loop), in one process.
+- Speed: the tangent kernel in its two exact forms (models.rnn.rec_ntk: factored, or the
+  Jacobian built from the same probe gradients; the run uses whichever rnn.ntk_form picks) vs
+  the materialised Jacobian by jacrev vs one backward pass per output (the authors' loop), in
+  one process.
 
 Headline (full): see papers_repro/liu2024_rich_lazy.md.
 """
@@ -167,8 +169,9 @@ class Config:
 
 def memory_estimate(cfg: Config) -> int:
     """Peak bytes, the largest of: training (runs x (params + momentum + the batch's states and
-    their gradients, float32)) and one tangent kernel (g: (T B K)(T N) and the (T B K T)^2 Gram
-    of the factored form; the materialised Jacobian of the speed test, (T b K) N^2)."""
+    their gradients, float32)) and one tangent kernel (g: (T B K)(T N), and the (T B K T)^2 Gram
+    of the factored form or the (T B K) N^2 Jacobian, whichever rnn.ntk_form picks; the
+    materialised Jacobian of the speed test, (T b K) N^2)."""
     runs = cfg.seeds * (len(cfg.ranks) + len(EI_KINDS))
     n = cfg.hidden
     steps = max(NT.N_STEPS[t] for t in cfg.tasks)
@@ -177,7 +180,11 @@ def memory_estimate(cfg: Config) -> int:
     for t in cfg.tasks:
         T, K = NT.N_STEPS[t], NT.N_OUTS[t]
         tbk = (1 if NT.LAST_ONLY[t] else T) * cfg.kernel_trials * K
-        kernel_b = max(kernel_b, 4 * (tbk * T * n * 2 + (tbk * T) ** 2 + tbk**2))
+        if rnn.ntk_form(T, n) == "factored":
+            form_b = (tbk * T) ** 2  # the Gram of the probe gradients
+        else:
+            form_b = tbk * n * n  # the Jacobian
+        kernel_b = max(kernel_b, 4 * (tbk * T * n * 2 + form_b + tbk**2))
     t0 = cfg.tasks[0]
     speed_b = 4 * NT.N_STEPS[t0] * cfg.speed_trials * NT.N_OUTS[t0] * n * n * 2
     probe_b = 4 * runs * steps * cfg.probe_trials * n
@@ -461,14 +468,15 @@ def rnn_runs(cfg: Config) -> dict:
 
 
 def speed(cfg: Config) -> dict:
-    """Tangent kernel on speed_trials trials three ways, in one process (compile apart)."""
+    """Tangent kernel on speed_trials trials four ways, in one process (compile apart)."""
     task = cfg.tasks[0]
     gen = _generator(task)
     kg, kp = jax.random.split(_key(cfg, STREAM_INIT, 99))
     w = rnn.gaussian(kg, cfg.hidden, cfg.gain)
     p = rnn.init_params(kp, w, NT.N_IN[task], NT.N_OUTS[task])
     x, _ = gen(_key(cfg, STREAM_PROBE, 99), cfg.speed_trials)
-    factored = jax.jit(rnn.rec_ntk)
+    factored = jax.jit(functools.partial(rnn.rec_ntk, form="factored"))
+    from_g = jax.jit(functools.partial(rnn.rec_ntk, form="jacobian"))
 
     @jax.jit
     def dense(p, x):
@@ -478,6 +486,7 @@ def speed(cfg: Config) -> dict:
     tf, outs = time_fns(
         {
             "factored": lambda: factored(p, x),
+            "jacobian": lambda: from_g(p, x),
             "dense": lambda: dense(p, x),
             "loop": lambda: rnn.rec_ntk_loop(p, x),
         },
@@ -491,6 +500,9 @@ def speed(cfg: Config) -> dict:
         **{f"{k}_compile_s": t.compile_s for k, t in tf.items()},
         "loop_over_factored": tf["loop"].median_s / tf["factored"].median_s,
         "dense_over_factored": tf["dense"].median_s / tf["factored"].median_s,
+        "jacobian_over_factored": tf["jacobian"].median_s / tf["factored"].median_s,
+        "auto_form": rnn.ntk_form(x.shape[0], cfg.hidden),
+        "max_rel_diff_jacobian": float(np.abs(np.asarray(outs["jacobian"]) - kd).max() / scale),
         "max_rel_diff_factored": float(np.abs(np.asarray(outs["factored"]) - kd).max() / scale),
         "max_rel_diff_loop": float(np.abs(np.asarray(outs["loop"]) - kd).max() / scale),
     }

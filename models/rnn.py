@@ -123,19 +123,36 @@ def rec_jacobian(params, x, alpha: float = 1.0):
     return jac.reshape(-1, jac.shape[-2] * jac.shape[-1])
 
 
-def rec_ntk(params, x, alpha: float = 1.0, last_only: bool = False):
+NTK_FORMS = ("auto", "factored", "jacobian")
+
+
+def ntk_form(steps: int, hidden: int) -> str:
+    """The cheaper exact form of `rec_ntk` for T = `steps` and N = `hidden`: per pair of outputs
+    the factored form sums T^2 products of N-vectors (T^2 N flops) where the Gram of the
+    Jacobian takes one product of N^2-vectors (N^2), so the factored form wins when T^2 < N
+    (8 steps at 300 units: 64 < 300) and the Jacobian when T^2 > N (28 rows: 784 > 300; measured
+    4x, papers_repro/liu2024_rich_lazy.md). Forming the Jacobian from the same probe gradients
+    costs T N^2 per output, below the Gram's (outputs) N^2 once there are more outputs than T."""
+    return "factored" if steps * steps <= hidden else "jacobian"
+
+
+def rec_ntk(params, x, alpha: float = 1.0, last_only: bool = False, form: str = "auto"):
     """The empirical tangent kernel w.r.t. the recurrent weights over (step, trial, output),
-    in the order of `rec_jacobian`, without forming the (T B K, N^2) Jacobian. `last_only`: over
-    the last step's outputs alone, (trial, output) (the authors' sMNIST kernel; the rows of
-    `rec_jacobian` with t = T - 1).
+    in the order of `rec_jacobian`. `last_only`: over the last step's outputs alone, (trial,
+    output) (the authors' sMNIST kernel; the rows of `rec_jacobian` with t = T - 1).
 
     Each Jacobian row is a sum of T outer products, d out[t,b,k] / d W_rec = sum_s g^{tbk}_s
     h^b_{s-1}^T (g = d out / d probe, h_{-1} = 0), so
-        K[(t,b,k), (t',b',k')] = sum_{s,s'} <g^{tbk}_s, g^{t'b'k'}_{s'}> <h^b_{s-1}, h^{b'}_{s'-1}>:
-    O((T B K)(T B K) T N) work instead of O((T B K)^2 N^2) for J J^T, and memory O(T^2 B K N)
-    for g instead of O(T B K N^2) for J."""
+        K[(t,b,k), (t',b',k')] = sum_{s,s'} <g^{tbk}_s, g^{t'b'k'}_{s'}> <h^b_{s-1}, h^{b'}_{s'-1}>.
+    form "factored" evaluates that sum: O((T B K)^2 T^2 N) work and O((T B K T)^2) memory, without
+    the (T B K, N^2) Jacobian; "jacobian" forms J from the same g and h (one einsum, O(T B K T
+    N^2)) and returns J J^T (O((T B K)^2 N^2)); "auto" picks the cheaper (`ntk_form`). Both are
+    exact; they differ in float32 round-off only."""
+    if form not in NTK_FORMS:
+        raise ValueError(f"form must be one of {NTK_FORMS}, got {form!r}")
     T, B, _ = x.shape
     N = params["w_rec"].shape[0]
+    form = ntk_form(T, N) if form == "auto" else form
 
     def one(xb):  # d out (T, K) / d probe (T, N) for one trial
         def f(e):
@@ -147,12 +164,16 @@ def rec_ntk(params, x, alpha: float = 1.0, last_only: bool = False):
     g = jax.vmap(one, in_axes=1)(x)  # (B, T or 1, K, T_s, N)
     _, hs = forward(params, x, alpha)  # (T, B, N)
     hprev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)  # h_{s-1}
+    n = (1 if last_only else T) * B * params["w_out"].shape[0]
+    if form == "jacobian":
+        # rows (t, b, k) in the authors' order; column (i, j) = d / d W_rec[i, j]
+        j = jnp.einsum("btksi,sbj->tbkij", g, hprev).reshape(n, N * N)
+        return j @ j.T
     hgram = jnp.einsum("sbn,rcn->bscr", hprev, hprev)  # (B, T_s, B, T_s)
     ggram = jnp.einsum("btksn,culrn->btksculr", g, g)  # (B,T,K,T_s, B,T,K,T_s)
     k = jnp.einsum("btksculr,bscr->tbkulc", ggram, hgram)
     # (t, b, k, u, l, c) -> rows (t, b, k), columns (u, c, l): the authors' order is t, b, k
     k = jnp.transpose(k, (0, 1, 2, 3, 5, 4))
-    n = (1 if last_only else T) * B * params["w_out"].shape[0]
     return k.reshape(n, n)
 
 

@@ -23,16 +23,29 @@ def _params(rank=3, task="perceptual", seed=0):
     return rnn.init_params(kp, w, NT.N_IN[task], NT.N_OUT)
 
 
-def test_factored_kernel_equals_the_jacobian_gram_and_the_per_output_loop():
+@pytest.mark.parametrize("form", rnn.NTK_FORMS)
+def test_kernel_forms_equal_the_jacobian_gram_and_the_per_output_loop(form):
     p = _params()
     x, _ = NT.perceptual(jax.random.key(1), 3)
     j = rnn.rec_jacobian(p, x)
     assert j.shape == (NT.STEPS * 3 * NT.N_OUT, N * N)
     dense = np.asarray(j @ j.T)
     scale = np.abs(dense).max()
-    # float32 sums of ~T N = 96 products each: relative error ~1e-6; 1e-5 of the largest entry
-    assert np.abs(np.asarray(rnn.rec_ntk(p, x)) - dense).max() <= 1e-5 * scale
-    assert np.abs(rnn.rec_ntk_loop(p, x) - dense).max() <= 1e-5 * scale
+    # float32 sums of ~T N = 96 (factored) or N^2 = 144 (Jacobian) products each: relative error
+    # ~1e-6; 1e-5 of the largest entry
+    assert np.abs(np.asarray(rnn.rec_ntk(p, x, form=form)) - dense).max() <= 1e-5 * scale
+    if form == "auto":
+        assert np.abs(rnn.rec_ntk_loop(p, x) - dense).max() <= 1e-5 * scale
+
+
+def test_kernel_form_dispatch():
+    # factored work T^2 N per pair of outputs against the Jacobian Gram's N^2
+    assert rnn.ntk_form(8, 300) == "factored" and rnn.ntk_form(28, 300) == "jacobian"
+    assert rnn.ntk_form(17, 289) == "factored" and rnn.ntk_form(18, 289) == "jacobian"
+    p = _params()
+    x, _ = NT.perceptual(jax.random.key(1), 2)
+    with pytest.raises(ValueError, match="form must be one of"):
+        rnn.rec_ntk(p, x, form="dense")
 
 
 def test_forward_probe_and_zero_state():
@@ -116,9 +129,10 @@ def test_last_only_kernel_is_the_last_step_rows_of_the_jacobian_gram():
     j = np.asarray(rnn.rec_jacobian(p, x)).reshape(6, 3 * 4, N * N)[-1]  # rows t = T - 1
     dense = j @ j.T
     # float32 sums of ~T N = 72 products each: relative error ~1e-6; 1e-5 of the largest entry
-    got = np.asarray(rnn.rec_ntk(p, x, last_only=True))
-    assert got.shape == (12, 12)
-    assert np.abs(got - dense).max() <= 1e-5 * np.abs(dense).max()
+    for form in ("factored", "jacobian"):
+        got = np.asarray(rnn.rec_ntk(p, x, last_only=True, form=form))
+        assert got.shape == (12, 12)
+        assert np.abs(got - dense).max() <= 1e-5 * np.abs(dense).max()
 
 
 def test_last_only_loss_reads_the_last_step():
