@@ -113,7 +113,7 @@ plt.close(fig)
 # The authors' blobs, a 2-10-10-2 MLP with prior N(0, I/10), NUTS with a dense mass matrix
 # (`models.hmc.Sampler`: one compiled program for every task and prior). Propagation: none, a
 # full-covariance Gaussian fitted to the draws; the joint posterior as the reference. The full
-# preset (`python -m experiments.seqbayes_hmc --preset full`, ~17 min on 2 cores) adds a diagonal
+# preset (`python -m experiments.seqbayes_hmc --preset full`, hours on 2 cores) adds a diagonal
 # Gaussian, a Gaussian mixture (`models.density`) and the paper's RealNVP flow
 # (`models.flow.fit`; a flow prior needs its own sampler:
 # `hmc.Sampler(..., prior_log_density=models.flow.log_density)`).

@@ -7,7 +7,7 @@ Sec. 4 (misspecification forgets under exact inference), Sec. 5 (task imbalance 
 
 Commands:
     python -m experiments.seqbayes_hmc                  # quick, ~4 min on 2 cores
-    python -m experiments.seqbayes_hmc --preset full    # the cited run, ~17 min on 2 cores
+    python -m experiments.seqbayes_hmc --preset full    # the cited run, hours on 2 cores
 A run stopped part way (Ctrl-C, a crash) resumes at its first unfinished seed when rerun with
 the same config and code (experiments._lib.checkpoint; saved under results/.partial/).
 
@@ -199,28 +199,26 @@ PRESETS = {
         tasks=3, methods=("none", "gaussian", "mixture"), warmup=100, samples=100,
         max_tree_depth=5, k_max=4, imb_bnn_n1=(2, 20, 80), hmc_fixed_samples=200, seeds=2,
     ),
-    # 4 chains (R-hat's usual minimum), 250 + 250 iterations at tree depth 6 (every quick-preset
-    # run saturated depth 5), 4 seeds, 5 methods: 993 s on 2 cores (AMD EPYC, 2026-12-04; 3821 s
-    # for 4 methods on the slower machine of 2026-12-03). The run that would replace it, at the
-    # `converge` run's sampler settings (1000 warmup, depth 8: there 26 of 30 runs reached
-    # function-space R-hat <= 1.1, against 3 of 120 here), takes ~2.5 h on 2 cores: the preset
-    # changes together with its committed results (WORKSPACE.md, issue 17).
-    "full": Config(warmup=250, samples=250, seeds=4),
+    # 4 chains (R-hat's usual minimum), 1000 warmup + 250 draws at tree depth 8, 4 seeds, 5
+    # methods, the controls. The sampler settings are the `converge` run's (there 26 of 30 runs
+    # reached function-space R-hat <= 1.1, against 3 of 120 at the earlier full preset's 250
+    # warmup and depth 6, whose run, 993 s, is in git at ea009de). Hours on 2 cores: the seeds
+    # can be computed in parallel processes (compute_seeds).
+    "full": Config(warmup=1000, samples=250, max_tree_depth=8, seeds=4),
 }  # fmt: skip
-# The full preset's settings over 8 seeds, for the seed-level rows 4 seeds leave inconclusive
-# (Student t: x 5.84 at 99% with 3 degrees of freedom, x 3.50 with 7); its seeds 0-3 are the
-# full run's (every seed has its own streams). Shown beside the full run in
-# papers_repro/kessler2023_seqbayes.md (EXTRA_CITED; not counted); planned after the 2026-12-04
-# full rerun left a row inconclusive, and cited whatever it shows. Its sampler settings are
-# pinned (250 warmup, depth 6) so that the committed run stays reproducible when the full
-# preset's settings change.
+# The earlier full preset's settings (250 warmup, depth 6) over 8 seeds, for the seed-level rows
+# 4 seeds left inconclusive (Student t: x 5.84 at 99% with 3 degrees of freedom, x 3.50 with 7);
+# its seeds 0-3 are the earlier full run's (every seed has its own streams). Shown beside the
+# full run in papers_repro/kessler2023_seqbayes.md (EXTRA_CITED; not counted); planned after the
+# 2026-12-04 full rerun left a row inconclusive, and cited whatever it shows. Its sampler
+# settings are pinned so that the committed run stays reproducible.
 PRESETS["seeds8"] = Config(warmup=250, samples=250, max_tree_depth=6, seeds=8)
 # The sampler measurement that set the full preset's settings (check sampler_converged failed at
-# 250 warmup and depth 6: function-space R-hat > 1.1 in 117 of 120 runs, the depth-6 cap binding
-# in every one): the first two seeds for none and the full Gaussian with 4x the warmup and a 4x
-# longer trajectory cap. Rendered beside the full run in papers_repro/kessler2023_seqbayes.md
-# (EXTRA_CITED; not counted: its claims are the full run's with fewer methods and seeds); 1638 s
-# here on 2026-12-05.
+# the earlier full preset's 250 warmup and depth 6: function-space R-hat > 1.1 in 117 of 120
+# runs, the depth-6 cap binding in every one): the first two seeds for none and the full
+# Gaussian with 4x the warmup and a 4x longer trajectory cap. Rendered beside the full run in
+# papers_repro/kessler2023_seqbayes.md (EXTRA_CITED; not counted: its claims are the full run's
+# with fewer methods and seeds); 1638 s here on 2026-12-05.
 PRESETS["converge"] = dataclasses.replace(
     PRESETS["full"], methods=("none", "gaussian"), warmup=1000, max_tree_depth=8, seeds=2,
     controls=False,
@@ -537,6 +535,57 @@ def faithful_comparison(cfg, mlp, samplers, data, probes) -> tuple[dict, dict]:
     return out, seconds
 
 
+def _seed_unit(cfg: Config, mlp, samplers, probes, grid, s: int, bar=None) -> dict:
+    """Seed s's sequences (every method, the joint reference, the controls): one checkpoint unit,
+    {"res": ..., "seconds": that seed's sampler wall seconds}. Seeds are independent (every seed
+    has its own streams), so units computed by different processes assemble into the results one
+    process gives (`compute_seeds`)."""
+    before = {k: len(v) for k, v in samplers.seconds.items()}
+    data = toy_tasks(cfg, s)
+    res = {"methods": {}}
+    for m in cfg.methods:
+        res["methods"][m] = sequence(cfg, mlp, samplers, m, data, s, probes=probes,
+                                     grid=grid, keep_grid=(s == 0))  # fmt: skip
+        bar and bar.update()
+    if cfg.joint:
+        res["joint"] = joint_runs(cfg, mlp, samplers, data, s, probes=probes, grid=grid,
+                                  keep_grid=(s == 0))  # fmt: skip
+        bar and bar.update()
+    if cfg.controls:
+        ctrl = "mixture" if "mixture" in cfg.methods else cfg.methods[-1]
+        same = sequence(cfg, mlp, samplers, ctrl, data, s, probes=probes,
+                        tasks=[data["train"][0], data["same"]])  # fmt: skip
+        tiny = sequence(cfg, mlp, samplers, ctrl, data, s, probes=probes,
+                        tasks=data["train"][:2], weights=[None, data["tiny_w"]])  # fmt: skip
+        res["controls"] = {"method": ctrl, "identical": same, "tiny": tiny}
+        res["imbalance_bnn"] = imbalance_bnn(cfg, mlp, samplers, data, s, probes=probes)
+        bar and bar.update(3)
+    seconds = {k: v[before[k] :] for k, v in samplers.seconds.items()}
+    return {"res": res, "seconds": seconds}
+
+
+def compute_seeds(cfg: Config, seeds) -> list[str]:
+    """Computes the given seeds' units into the run's checkpoint store (skipping saved ones) and
+    returns the store's units; `run` with the same config and code then loads them. For a long
+    preset on a machine where one process leaves cores idle (the samplers are dispatch-bound on
+    one core): give each process a disjoint subset, e.g.
+        python -c "from experiments import seqbayes_hmc as m
+        m.compute_seeds(m.PRESETS['full'], [0, 1])"
+    in one shell and [3, 2] in another, then `python -m experiments.seqbayes_hmc --preset full`.
+    Must run with the environment of that last command (XLA_FLAGS, devices): they are in the
+    store's key, so a mismatch only computes into a store the run will not read."""
+    store = checkpoint.Store("seqbayes_hmc", cfg)
+    mlp = bnn.MLP(2, cfg.hidden, 2)
+    samplers = _Samplers(cfg, mlp)
+    probes, grid = _probes(cfg), boundary_grid()
+    for s in seeds:
+        if not 0 <= s < cfg.seeds:
+            raise ValueError(f"seed {s} is not in 0..{cfg.seeds - 1}")
+        if store.load(f"seed{s}") is None:
+            store.save(f"seed{s}", _seed_unit(cfg, mlp, samplers, probes, grid, s))
+    return store.units()
+
+
 def run(cfg: Config) -> dict:
     """Every seed is a checkpoint (experiments._lib.checkpoint): a run stopped part way resumes
     at its first unfinished seed and gives the same results.json (timings as recorded)."""
@@ -554,34 +603,14 @@ def run(cfg: Config) -> dict:
     bar = progress.bar(total=cfg.seeds * per_seed, desc="sequences")
     for s in range(cfg.seeds):
         done = store.load(f"seed{s}")
-        if done is not None:
-            seeds.append(done["res"])
+        if done is None:
+            unit = _seed_unit(cfg, mlp, samplers, probes, grid, s, bar)
+            done = store.save(f"seed{s}", unit)
+        else:
             for k, v in done["seconds"].items():
                 samplers.seconds[k].extend(v)
             bar.update(per_seed)
-            continue
-        before = {k: len(v) for k, v in samplers.seconds.items()}
-        data = toy_tasks(cfg, s)
-        res = {"methods": {}}
-        for m in cfg.methods:
-            res["methods"][m] = sequence(cfg, mlp, samplers, m, data, s, probes=probes,
-                                         grid=grid, keep_grid=(s == 0))  # fmt: skip
-            bar.update()
-        if cfg.joint:
-            res["joint"] = joint_runs(cfg, mlp, samplers, data, s, probes=probes, grid=grid,
-                                      keep_grid=(s == 0))  # fmt: skip
-            bar.update()
-        if cfg.controls:
-            ctrl = "mixture" if "mixture" in cfg.methods else cfg.methods[-1]
-            same = sequence(cfg, mlp, samplers, ctrl, data, s, probes=probes,
-                            tasks=[data["train"][0], data["same"]])  # fmt: skip
-            tiny = sequence(cfg, mlp, samplers, ctrl, data, s, probes=probes,
-                            tasks=data["train"][:2], weights=[None, data["tiny_w"]])  # fmt: skip
-            res["controls"] = {"method": ctrl, "identical": same, "tiny": tiny}
-            res["imbalance_bnn"] = imbalance_bnn(cfg, mlp, samplers, data, s, probes=probes)
-            bar.update(3)
-        seconds = {k: v[before[k] :] for k, v in samplers.seconds.items()}
-        seeds.append(store.save(f"seed{s}", {"res": res, "seconds": seconds})["res"])
+        seeds.append(done["res"])
     bar.close()
     faithful, faithful_s = faithful_comparison(cfg, mlp, samplers, toy_tasks(cfg, 0), probes)
     ess_per_s = {k: faithful[k]["ess_fn_min"] / faithful_s[k] for k in faithful_s}
