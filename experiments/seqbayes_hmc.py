@@ -574,13 +574,15 @@ def compute_seeds(cfg: Config, seeds) -> list[str]:
     in one shell and [3, 2] in another, then `python -m experiments.seqbayes_hmc --preset full`.
     Must run with the environment of that last command (XLA_FLAGS, devices): they are in the
     store's key, so a mismatch only computes into a store the run will not read."""
+    seeds = [int(s) for s in seeds]
+    for s in seeds:
+        if not 0 <= s < cfg.seeds:
+            raise ValueError(f"seed {s} is not in 0..{cfg.seeds - 1}")
     store = checkpoint.Store("seqbayes_hmc", cfg)
     mlp = bnn.MLP(2, cfg.hidden, 2)
     samplers = _Samplers(cfg, mlp)
     probes, grid = _probes(cfg), boundary_grid()
     for s in seeds:
-        if not 0 <= s < cfg.seeds:
-            raise ValueError(f"seed {s} is not in 0..{cfg.seeds - 1}")
         if store.load(f"seed{s}") is None:
             store.save(f"seed{s}", _seed_unit(cfg, mlp, samplers, probes, grid, s))
     return store.units()

@@ -82,7 +82,8 @@ def test_protocl_coreset_is_shared_evenly_and_replayed_about_one_to_one():
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_at_its_first_unfinished_seed(tmp_path, monkeypatch):
     """Stopped after seed 0 is saved, the rerun reads seed 0 back, computes seed 1 only, and
-    returns what an uninterrupted run returns (the sampler timings included, as recorded)."""
+    returns what an uninterrupted run returns (the sampler timings included, as recorded); so
+    does a run whose seed 1 another process computed (compute_seeds)."""
     from experiments._lib import checkpoint, io
 
     monkeypatch.setattr(checkpoint, "PARTIAL", tmp_path / "partial")
@@ -111,3 +112,12 @@ def test_an_interrupted_run_resumes_at_its_first_unfinished_seed(tmp_path, monke
     assert io.to_jsonable(resumed["metrics"]) == io.to_jsonable(whole["metrics"])
     n_calls = {k: len(v) for k, v in whole["timing"]["sampler_s"].items()}
     assert {k: len(v) for k, v in resumed["timing"]["sampler_s"].items()} == n_calls
+
+    # a seed computed by another process (compute_seeds) is read back, not recomputed
+    assert sb.compute_seeds(cfg, [1]) == ["seed1"]
+    built.clear()
+    assembled = sb.run(cfg)
+    assert built == [0, 0]  # seed 0's sequences, then its data for the faithful comparison
+    assert io.to_jsonable(assembled["metrics"]) == io.to_jsonable(whole["metrics"])
+    with pytest.raises(ValueError, match="seed 2 is not in 0..1"):
+        sb.compute_seeds(cfg, [2])
