@@ -535,7 +535,12 @@ def faithful_comparison(cfg, mlp, samplers, data, probes) -> tuple[dict, dict]:
     return out, seconds
 
 
-def _seed_unit(cfg: Config, mlp, samplers, probes, grid, s: int, bar=None) -> dict:
+def _per_seed(cfg: Config) -> int:
+    """Progress steps per seed: one per method, one for the joint, three for the controls."""
+    return len(cfg.methods) + cfg.joint + 3 * cfg.controls
+
+
+def _seed_unit(cfg: Config, mlp, samplers, probes, grid, s: int, bar) -> dict:
     """Seed s's sequences (every method, the joint reference, the controls): one checkpoint unit,
     {"res": ..., "seconds": that seed's sampler wall seconds}. Seeds are independent (every seed
     has its own streams), so units computed by different processes assemble into the results one
@@ -546,11 +551,11 @@ def _seed_unit(cfg: Config, mlp, samplers, probes, grid, s: int, bar=None) -> di
     for m in cfg.methods:
         res["methods"][m] = sequence(cfg, mlp, samplers, m, data, s, probes=probes,
                                      grid=grid, keep_grid=(s == 0))  # fmt: skip
-        bar and bar.update()
+        bar.update()
     if cfg.joint:
         res["joint"] = joint_runs(cfg, mlp, samplers, data, s, probes=probes, grid=grid,
                                   keep_grid=(s == 0))  # fmt: skip
-        bar and bar.update()
+        bar.update()
     if cfg.controls:
         ctrl = "mixture" if "mixture" in cfg.methods else cfg.methods[-1]
         same = sequence(cfg, mlp, samplers, ctrl, data, s, probes=probes,
@@ -559,7 +564,7 @@ def _seed_unit(cfg: Config, mlp, samplers, probes, grid, s: int, bar=None) -> di
                         tasks=data["train"][:2], weights=[None, data["tiny_w"]])  # fmt: skip
         res["controls"] = {"method": ctrl, "identical": same, "tiny": tiny}
         res["imbalance_bnn"] = imbalance_bnn(cfg, mlp, samplers, data, s, probes=probes)
-        bar and bar.update(3)
+        bar.update(3)
     seconds = {k: v[before[k] :] for k, v in samplers.seconds.items()}
     return {"res": res, "seconds": seconds}
 
@@ -582,9 +587,13 @@ def compute_seeds(cfg: Config, seeds) -> list[str]:
     mlp = bnn.MLP(2, cfg.hidden, 2)
     samplers = _Samplers(cfg, mlp)
     probes, grid = _probes(cfg), boundary_grid()
-    for s in seeds:
+    bar = progress.bar(total=len(seeds) * _per_seed(cfg), desc="sequences")
+    for s in seeds:  # checked just before each seed: another process may have saved it since
         if store.load(f"seed{s}") is None:
-            store.save(f"seed{s}", _seed_unit(cfg, mlp, samplers, probes, grid, s))
+            store.save(f"seed{s}", _seed_unit(cfg, mlp, samplers, probes, grid, s, bar))
+        else:
+            bar.update(_per_seed(cfg))
+    bar.close()
     return store.units()
 
 
@@ -601,7 +610,7 @@ def run(cfg: Config) -> dict:
     samplers = _Samplers(cfg, mlp)
     probes, grid = _probes(cfg), boundary_grid()
     seeds = []
-    per_seed = len(cfg.methods) + cfg.joint + 3 * cfg.controls
+    per_seed = _per_seed(cfg)
     bar = progress.bar(total=cfg.seeds * per_seed, desc="sequences")
     for s in range(cfg.seeds):
         done = store.load(f"seed{s}")
