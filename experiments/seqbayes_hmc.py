@@ -590,7 +590,9 @@ def compute_seeds(cfg: Config, seeds) -> list[str]:
     bar = progress.bar(total=len(seeds) * _per_seed(cfg), desc="sequences")
     for s in seeds:  # checked just before each seed: another process may have saved it since
         if store.load(f"seed{s}") is None:
-            store.save(f"seed{s}", _seed_unit(cfg, mlp, samplers, probes, grid, s, bar))
+            t = time.perf_counter()
+            unit = _seed_unit(cfg, mlp, samplers, probes, grid, s, bar)
+            store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
         else:
             bar.update(_per_seed(cfg))
     bar.close()
@@ -604,8 +606,9 @@ def run(cfg: Config) -> dict:
     store = checkpoint.Store("seqbayes_hmc", cfg)
     exact = store.load("exact")
     if exact is None:
+        t = time.perf_counter()
         with jax.enable_x64(True):
-            exact = store.save("exact", exact_runs(cfg))
+            exact = store.save("exact", exact_runs(cfg), seconds=time.perf_counter() - t)
     mlp = bnn.MLP(2, cfg.hidden, 2)
     samplers = _Samplers(cfg, mlp)
     probes, grid = _probes(cfg), boundary_grid()
@@ -615,8 +618,9 @@ def run(cfg: Config) -> dict:
     for s in range(cfg.seeds):
         done = store.load(f"seed{s}")
         if done is None:
+            t = time.perf_counter()
             unit = _seed_unit(cfg, mlp, samplers, probes, grid, s, bar)
-            done = store.save(f"seed{s}", unit)
+            done = store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
         else:
             for k, v in done["seconds"].items():
                 samplers.seconds[k].extend(v)

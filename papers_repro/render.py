@@ -275,7 +275,7 @@ def status_table() -> str:
             if man.exists():
                 m = io.read_json(man)
                 kinds = ", ".join(m["devices"]["device_kinds"])
-                cells.append(f"{m['wall_seconds']:.0f} s" + (f" ({kinds})" if p == "full" else ""))
+                cells.append(manifest.runtime_text(m) + (f" ({kinds})" if p == "full" else ""))
             else:
                 cells.append("not run here")
         res = registry.results_dir(name, preset) / "results.json"

@@ -11,6 +11,12 @@ the numerical libraries, XLA_FLAGS and the devices. Any change starts a fresh st
 run never mixes units computed by different code. Stores live under results/.partial/ (ignored
 by git) and are removed when the run completes. The results folder itself is still written only
 at the end, atomically (io.atomic_dir): a checkpoint is never a results folder.
+
+Each unit records what computing it cost (its wall seconds, the computing process's peak RSS).
+A run that reads units back instead of computing them (a resumed run, or one assembled from
+units other processes computed) did not spend that time itself; `resumed()` sums what the units
+this process read back recorded, and the CLI writes it into manifest.json beside the run's own
+wall time, so a run assembled in 154 s from two hours of units does not report 154 s alone.
 """
 
 from __future__ import annotations
@@ -25,11 +31,30 @@ import sys
 import tempfile
 from typing import Any
 
-from experiments._lib import io, registry
+from experiments._lib import io, manifest, registry
 
 ROOT = registry.ROOT
 PARTIAL = ROOT / "results" / ".partial"
 _LIBRARIES = ("jax", "jaxlib", "numpy", "scipy", "numpyro", "flax", "optax", "sklearn")
+# what each unit this process read back recorded about its computation, by unit file
+_RESUMED: dict[str, dict] = {}
+
+
+def reset_resumed() -> None:
+    """Forget the units read back so far (the CLI calls it as a run starts)."""
+    _RESUMED.clear()
+
+
+def resumed() -> dict:
+    """What the units read back since `reset_resumed` cost where they were computed: how many,
+    their summed wall seconds (processes may have run side by side: a sum of work, not of
+    elapsed time) and the largest peak RSS of a process that computed one."""
+    metas = list(_RESUMED.values())
+    return {
+        "units": len(metas),
+        "compute_seconds": round(sum(m["seconds"] for m in metas), 1),
+        "peak_rss_mb": max((m["peak_rss_mb"] for m in metas), default=None),
+    }
 
 
 def _repo_sources() -> list[tuple[str, str]]:
@@ -81,26 +106,39 @@ class Store:
         return self.dir / f"{unit}.json"
 
     def load(self, unit: str) -> Any | None:
-        """The saved value of `unit`, or None. Writes go through a temporary file and a rename,
-        so a crash leaves no partial unit; a file that does not parse all the same (a fault
-        below the file system) is treated as absent and recomputed."""
+        """The saved value of `unit`, or None; a hit is counted in `resumed()`. Writes go
+        through a temporary file and a rename, so a crash leaves no partial unit; a file that
+        does not parse all the same (a fault below the file system) is treated as absent and
+        recomputed."""
         p = self._path(unit)
         if not p.exists():
             return None
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError):
+            doc = json.loads(p.read_text())
+            value, meta = doc["value"], {k: doc[k] for k in ("seconds", "peak_rss_mb")}
+        except (OSError, ValueError, TypeError, KeyError):
             return None
+        _RESUMED[str(p)] = meta
+        return value
 
-    def save(self, unit: str, value: Any) -> Any:
-        """Writes `value` (made JSON-able) atomically; returns the value as `load` will give it,
-        so that the caller goes on with exactly what a resumed run would read."""
+    def save(self, unit: str, value: Any, *, seconds: float) -> Any:
+        """Writes `value` (made JSON-able) atomically with the wall `seconds` computing it took
+        (the caller's measurement) and this process's peak RSS so far; returns the value as
+        `load` will give it, so that the caller goes on with exactly what a resumed run would
+        read."""
+        if not (isinstance(seconds, (int, float)) and 0 <= seconds < float("inf")):
+            raise ValueError(f"a unit's compute seconds must be finite and >= 0, got {seconds!r}")
         path = self._path(unit)
         data = json.loads(json.dumps(io.to_jsonable(value)))
+        doc = {
+            "value": data,
+            "seconds": float(seconds),
+            "peak_rss_mb": manifest.peak_rss_mb(),
+        }
         self.dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{unit}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
+            json.dump(doc, f)
         os.replace(tmp, path)
         return data
 

@@ -18,8 +18,8 @@ import time
 import typing
 from types import ModuleType
 
+from experiments._lib import checkpoint, io, manifest, registry
 from experiments._lib import claims as C
-from experiments._lib import io, manifest, registry
 from experiments._lib.config import UsageError, override
 from runtime import interrupts, memory
 
@@ -37,7 +37,7 @@ def _runtime(name: str, preset: str) -> str:
     """Wall time of the run committed under results/<name>/<preset>, if any."""
     try:
         m = io.read_json(registry.results_dir(name, preset) / "manifest.json")
-        return f"{m['wall_seconds']:.0f} s ({m.get('devices', {}).get('backend', '?')})"
+        return f"{manifest.runtime_text(m)} ({m.get('devices', {}).get('backend', '?')})"
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return "no committed run"
 
@@ -132,7 +132,9 @@ def run_to_dir(
 ) -> dict:
     started = time.time()
     git = manifest.git_state()  # the code that runs is the code at start
+    checkpoint.reset_resumed()
     computed = module.run(cfg)
+    resumed = checkpoint.resumed()  # units read back, not computed here: their cost apart
     interrupts.check()  # a Ctrl-C whose raise was swallowed mid-run (runtime/interrupts.py)
     results = assemble(module, cfg, preset, computed)
     with io.atomic_dir(out) as tmp:
@@ -150,6 +152,7 @@ def run_to_dir(
                 started=started,
                 finished=finished,
                 git=git,
+                resumed=resumed,
             ),
         )
     return results

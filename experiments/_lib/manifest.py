@@ -51,10 +51,24 @@ def devices() -> dict[str, Any]:
     }
 
 
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
 def build(
-    *, argv: list[str], config: dict, started: float, finished: float, git: dict | None = None
+    *,
+    argv: list[str],
+    config: dict,
+    started: float,
+    finished: float,
+    git: dict | None = None,
+    resumed: dict | None = None,
 ) -> dict[str, Any]:
-    """`git` should be captured when the run starts (the tree may change while it runs)."""
+    """`git` should be captured when the run starts (the tree may change while it runs).
+    `resumed`: what the checkpoint units this run read back instead of computing cost where
+    they were computed (experiments._lib.checkpoint.resumed()); wall_seconds and peak_rss_mb
+    describe this process only."""
     return {
         "argv": list(argv),
         "config": config,
@@ -68,6 +82,16 @@ def build(
         "finished_unix": finished,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_seconds": finished - started,
-        # the process's peak resident memory so far (Linux reports ru_maxrss in KiB)
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "resumed": resumed or {"units": 0, "compute_seconds": 0.0, "peak_rss_mb": None},
     }
+
+
+def runtime_text(m: dict) -> str:
+    """A manifest's run time for tables and --help: the run's own wall seconds, plus what the
+    units it read back cost to compute (absent from manifests written before the field)."""
+    text = f"{m['wall_seconds']:.0f} s"
+    r = m.get("resumed") or {}
+    if r.get("units"):
+        text += f" + {r['compute_seconds']:.0f} s in {r['units']} resumed units"
+    return text

@@ -417,3 +417,33 @@ def test_summary_totals_add_up_and_every_row_is_listed():
     listed = [ln for ln in every.splitlines() if ln.startswith("| ") and "`" in ln]
     assert len(listed) == len(all_rows)
     assert "too small to decide" in summary.summary("quick").split("## Every row")[0]
+
+
+def test_the_manifest_counts_resumed_units_apart_from_the_run_s_own_time(tmp_path, monkeypatch):
+    """A run that reads a checkpoint unit back instead of computing it: manifest.json's
+    wall_seconds is this process's, `resumed` holds what the unit cost where it was computed,
+    and the runtime shown in tables and --help names both."""
+    from experiments._lib import checkpoint, manifest
+
+    monkeypatch.setattr(checkpoint, "PARTIAL", tmp_path / "partial")
+    checkpoint.Store("fake_resume", _Cfg()).save("seed0", {"x": 1}, seconds=3600.0)
+
+    module = types.ModuleType("experiments.fake_resume")
+    module.__file__ = "experiments/fake_resume.py"
+    module.run = lambda cfg: {"metrics": checkpoint.Store("fake_resume", cfg).load("seed0")}
+    module.check_claims = lambda results: []
+    module.plot = lambda results, out: None
+    cli.run_to_dir(module, _Cfg(), "smoke", tmp_path / "out", [])
+    m = io.read_json(tmp_path / "out" / "manifest.json")
+    assert m["resumed"]["units"] == 1 and m["resumed"]["compute_seconds"] == 3600.0
+    assert m["wall_seconds"] < 60
+    assert manifest.runtime_text(m).endswith(" s + 3600 s in 1 resumed units")
+    # a run that computed everything itself: no resumed part; older manifests lack the field
+    cli.run_to_dir(module, _Cfg(), "smoke", tmp_path / "out2", [])  # counts from 0 again
+    assert io.read_json(tmp_path / "out2" / "manifest.json")["resumed"]["units"] == 1
+    module.run = lambda cfg: {"metrics": {}}
+    cli.run_to_dir(module, _Cfg(), "smoke", tmp_path / "out3", [])
+    m3 = io.read_json(tmp_path / "out3" / "manifest.json")
+    assert m3["resumed"]["units"] == 0 and "resumed" not in manifest.runtime_text(m3)
+    del m3["resumed"]
+    assert manifest.runtime_text(m3) == f"{m3['wall_seconds']:.0f} s"

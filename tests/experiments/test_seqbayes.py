@@ -93,8 +93,8 @@ def test_an_interrupted_run_resumes_at_its_first_unfinished_seed(tmp_path, monke
 
     save = checkpoint.Store.save
 
-    def stop_after_seed0(self, unit, value):
-        out = save(self, unit, value)
+    def stop_after_seed0(self, unit, value, **kw):
+        out = save(self, unit, value, **kw)
         if unit == "seed0":
             raise KeyboardInterrupt
         return out
