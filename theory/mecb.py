@@ -35,9 +35,15 @@ Encoder (EBIM)
 
 Decoder (MEC)
 - `greedy_coupling`: the max-seeking greedy coupling (Kocaoglu et al. 2017): put min(p_i, q_j)
-  of the largest remaining masses on (i, j). Ours runs exactly n + m - 1 steps and zeroes the
-  exhausted side exactly, so the marginals are exact to round-off and no residual threshold can
-  stop it early or late; vmappable (lax.fori_loop). Within log2(e)/e bits of the optimum
+  of the largest remaining masses on (i, j). Ours is the loop of n + m - 1 steps that zeroes the
+  exhausted side exactly (`greedy_coupling_steps`, the reference), so the marginals are exact to
+  round-off and no residual threshold can stop it early or late; vmappable. It leaves the loop
+  once one side is exactly all zero, because every step after that is a no-op: the step puts
+  min(max p, max q) = 0 on a cell (x + 0.0 = x) and sets an entry that is already 0 to 0 or
+  subtracts 0. Before that, both maxima are > 0, so every step zeroes one more non-zero entry:
+  at most nnz(p) + nnz(q) - 1 steps do anything, and the result is the reference's bit for bit
+  (tested). In the Markov Coding Game the coupled cells are the receiver's belief support,
+  soon a few of 512, so the game runs ~2.5x faster. Within log2(e)/e bits of the optimum
   (Compton et al. 2023).
 - `greedy_coupling_threshold`: the authors' code's form (loop while the residual > 1e-8), to show
   what its threshold leaves in the marginals.
@@ -371,22 +377,39 @@ def move_envelope(p, moves, grid, n_u: int = 4001):
 # --- MEC ------------------------------------------------------------------------------------------
 
 
+def _greedy_step(carry):
+    pr, qr, joint = carry
+    i, j = jnp.argmax(pr), jnp.argmax(qr)
+    v = jnp.minimum(pr[i], qr[j])
+    joint = joint.at[i, j].add(v)
+    p_done = pr[i] <= qr[j]  # the exhausted side is set to exactly 0
+    pr = pr.at[i].set(jnp.where(p_done, 0.0, pr[i] - v))
+    qr = qr.at[j].set(jnp.where(p_done, qr[j] - v, 0.0))
+    return pr, qr, joint
+
+
+def greedy_coupling_steps(p, q):
+    """Max-seeking greedy coupling, exactly n + m - 1 steps (jnp; vmappable): (n, m) table. The
+    reference `greedy_coupling` equals bit for bit."""
+    p, q = jnp.asarray(p), jnp.asarray(q)
+    n, m = p.shape[-1], q.shape[-1]
+    init = (p, q, jnp.zeros((n, m), p.dtype))
+    _, _, joint = jax.lax.fori_loop(0, n + m - 1, lambda _, c: _greedy_step(c), init)
+    return joint
+
+
 def greedy_coupling(p, q):
-    """Max-seeking greedy coupling, exactly n + m - 1 steps (jnp; vmappable): (n, m) table."""
+    """`greedy_coupling_steps`' table, leaving the loop once one side is exactly all zero (the
+    rest of its n + m - 1 steps are no-ops: module docstring); still at most n + m - 1 steps."""
     p, q = jnp.asarray(p), jnp.asarray(q)
     n, m = p.shape[-1], q.shape[-1]
 
-    def step(_, carry):
-        pr, qr, joint = carry
-        i, j = jnp.argmax(pr), jnp.argmax(qr)
-        v = jnp.minimum(pr[i], qr[j])
-        joint = joint.at[i, j].add(v)
-        p_done = pr[i] <= qr[j]  # the exhausted side is set to exactly 0
-        pr = pr.at[i].set(jnp.where(p_done, 0.0, pr[i] - v))
-        qr = qr.at[j].set(jnp.where(p_done, qr[j] - v, 0.0))
-        return pr, qr, joint
+    def more(c):
+        k, (pr, qr, _) = c
+        return (k < n + m - 1) & jnp.any(pr > 0) & jnp.any(qr > 0)
 
-    _, _, joint = jax.lax.fori_loop(0, n + m - 1, step, (p, q, jnp.zeros((n, m), p.dtype)))
+    init = (jnp.asarray(0, jnp.int32), (p, q, jnp.zeros((n, m), p.dtype)))
+    _, (_, _, joint) = jax.lax.while_loop(more, lambda c: (c[0] + 1, _greedy_step(c[1])), init)
     return joint
 
 
