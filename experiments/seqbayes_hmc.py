@@ -583,20 +583,32 @@ def compute_seeds(cfg: Config, seeds) -> list[str]:
     for s in seeds:
         if not 0 <= s < cfg.seeds:
             raise ValueError(f"seed {s} is not in 0..{cfg.seeds - 1}")
-    store = checkpoint.Store("seqbayes_hmc", cfg)
-    mlp = bnn.MLP(2, cfg.hidden, 2)
-    samplers = _Samplers(cfg, mlp)
-    probes, grid = _probes(cfg), boundary_grid()
+    store, parts = checkpoint.Store("seqbayes_hmc", cfg), _Parts(cfg)
     bar = progress.bar(total=len(seeds) * _per_seed(cfg), desc="sequences")
     for s in seeds:  # checked just before each seed: another process may have saved it since
         if store.load(f"seed{s}") is None:
-            t = time.perf_counter()
-            unit = _seed_unit(cfg, mlp, samplers, probes, grid, s, bar)
-            store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
+            _compute_seed(cfg, parts, store, s, bar)
         else:
             bar.update(_per_seed(cfg))
     bar.close()
     return store.units()
+
+
+class _Parts:
+    """What every seed's unit is computed with: the network, the samplers (with their call
+    timings), the probe inputs and the boundary grid."""
+
+    def __init__(self, cfg: Config):
+        self.mlp = bnn.MLP(2, cfg.hidden, 2)
+        self.samplers = _Samplers(cfg, self.mlp)
+        self.probes, self.grid = _probes(cfg), boundary_grid()
+
+
+def _compute_seed(cfg: Config, parts: _Parts, store, s: int, bar):
+    """Seed s's unit, computed, saved with its compute seconds, and returned as saved."""
+    t = time.perf_counter()
+    unit = _seed_unit(cfg, parts.mlp, parts.samplers, parts.probes, parts.grid, s, bar)
+    return store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
 
 
 def run(cfg: Config) -> dict:
@@ -609,18 +621,15 @@ def run(cfg: Config) -> dict:
         t = time.perf_counter()
         with jax.enable_x64(True):
             exact = store.save("exact", exact_runs(cfg), seconds=time.perf_counter() - t)
-    mlp = bnn.MLP(2, cfg.hidden, 2)
-    samplers = _Samplers(cfg, mlp)
-    probes, grid = _probes(cfg), boundary_grid()
+    parts = _Parts(cfg)
+    mlp, samplers, probes = parts.mlp, parts.samplers, parts.probes
     seeds = []
     per_seed = _per_seed(cfg)
     bar = progress.bar(total=cfg.seeds * per_seed, desc="sequences")
     for s in range(cfg.seeds):
         done = store.load(f"seed{s}")
         if done is None:
-            t = time.perf_counter()
-            unit = _seed_unit(cfg, mlp, samplers, probes, grid, s, bar)
-            done = store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
+            done = _compute_seed(cfg, parts, store, s, bar)
         else:
             for k, v in done["seconds"].items():
                 samplers.seconds[k].extend(v)
