@@ -42,8 +42,11 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 # long CPU-side lengths too, which take seconds on a GPU; bench_cnn_gram: on a GPU "ours" is the
 # Pallas kernel, and its peak memory is also read from the device's allocator; bench_pc_em: M to
 # 64, where the flows' sum layers are large enough for a GPU to matter; it reads Fashion-MNIST
-# from the Debian package dataset-fashion-mnist and stops in one line naming it when absent)
-BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full", "bench_pc_em": "full"}
+# from the Debian package dataset-fashion-mnist and stops in one line naming it when absent;
+# bench_token_nll: its gpu_sizes, GPT-2's vocabulary, run on a GPU backend at any preset, full
+# adds the wider CPU-side sizes)
+BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full", "bench_pc_em": "full",
+                "bench_token_nll": "full"}  # fmt: skip
 
 
 def _gpus() -> list[str]:
