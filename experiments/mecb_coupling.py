@@ -195,7 +195,7 @@ PRESETS = {
 # episodes). The full preset's temperatures, e^-8 to e^-3. A vmapped game runs until its longest
 # episode ends (e^-3: ~980 steps on average, against 22 at e^-6); at 512 messages a setting at
 # e^-3 costs ~105 s here since the coupling leaves its loop once the belief's few cells are
-# coupled (theory.mecb.greedy_coupling; ~2.5x), so the hot end no longer needs ~1.5 h.
+# coupled (theory.mecb.greedy_coupling_sparse; ~2.5x), so the hot end no longer needs ~1.5 h.
 # Everything else is the full preset's (its other rows repeat the full run's). Shown beside the
 # full run in papers_repro/ebrahimi2024_mecb.md (EXTRA_CITED; not counted).
 PRESETS["fig4"] = dataclasses.replace(PRESETS["full"], mcg_messages=512, mcg_episodes=200)

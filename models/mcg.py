@@ -103,7 +103,7 @@ def joint_message_action(belief, policy_s, rate, encoder: str):
     else:
         raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
     p_mt = M.encoder_from_labels(belief, labels)
-    p_ta = M.greedy_coupling(p_mt.sum(0), policy_s)
+    p_ta = M.greedy_coupling_sparse(p_mt.sum(0), policy_s)  # the belief's few cells
     return M.compose(p_mt, p_ta)
 
 

@@ -35,16 +35,18 @@ Encoder (EBIM)
 
 Decoder (MEC)
 - `greedy_coupling`: the max-seeking greedy coupling (Kocaoglu et al. 2017): put min(p_i, q_j)
-  of the largest remaining masses on (i, j). Ours is the loop of n + m - 1 steps that zeroes the
-  exhausted side exactly (`greedy_coupling_steps`, the reference), so the marginals are exact to
-  round-off and no residual threshold can stop it early or late; vmappable. It leaves the loop
-  once one side is exactly all zero, because every step after that is a no-op: the step puts
-  min(max p, max q) = 0 on a cell (x + 0.0 = x) and sets an entry that is already 0 to 0 or
-  subtracts 0. Before that, both maxima are > 0, so every step zeroes one more non-zero entry:
-  at most nnz(p) + nnz(q) - 1 steps do anything, and the result is the reference's bit for bit
-  (tested). In the Markov Coding Game the coupled cells are the receiver's belief support,
-  soon a few of 512, so the game runs ~2.5x faster. Within log2(e)/e bits of the optimum
+  of the largest remaining masses on (i, j). Ours runs exactly n + m - 1 steps and zeroes the
+  exhausted side exactly, so the marginals are exact to round-off and no residual threshold can
+  stop it early or late; vmappable (lax.fori_loop). Within log2(e)/e bits of the optimum
   (Compton et al. 2023).
+- `greedy_coupling_sparse`: the same table bit for bit, leaving the loop once one side is
+  exactly all zero, because every step after that is a no-op: the step puts min(max p, max q) = 0
+  on a cell (x + 0.0 = x) and sets an entry that is already 0 to 0 or subtracts 0. Before that,
+  both maxima are > 0, so every step zeroes one more non-zero entry: at most nnz(p) + nnz(q) - 1
+  steps do anything (tested against `greedy_coupling`). For marginals with few non-zeros: the
+  Markov Coding Game couples the receiver's belief, soon a few cells of 512, ~2.5x faster. On
+  dense marginals under vmap it is slower (a while loop with a batched predicate selects its
+  whole carry, the (n, m) table included, every step: x2-5, experiments/bench_mec_coupling.py).
 - `greedy_coupling_threshold`: the authors' code's form (loop while the residual > 1e-8), to show
   what its threshold leaves in the marginals.
 - `exact_mec`: the optimum for tiny alphabets: H is concave, so its minimum over the
@@ -388,9 +390,8 @@ def _greedy_step(carry):
     return pr, qr, joint
 
 
-def greedy_coupling_steps(p, q):
-    """Max-seeking greedy coupling, exactly n + m - 1 steps (jnp; vmappable): (n, m) table. The
-    reference `greedy_coupling` equals bit for bit."""
+def greedy_coupling(p, q):
+    """Max-seeking greedy coupling, exactly n + m - 1 steps (jnp; vmappable): (n, m) table."""
     p, q = jnp.asarray(p), jnp.asarray(q)
     n, m = p.shape[-1], q.shape[-1]
     init = (p, q, jnp.zeros((n, m), p.dtype))
@@ -398,9 +399,9 @@ def greedy_coupling_steps(p, q):
     return joint
 
 
-def greedy_coupling(p, q):
-    """`greedy_coupling_steps`' table, leaving the loop once one side is exactly all zero (the
-    rest of its n + m - 1 steps are no-ops: module docstring); still at most n + m - 1 steps."""
+def greedy_coupling_sparse(p, q):
+    """`greedy_coupling`'s table bit for bit, leaving the loop once one side is exactly all zero
+    (the rest of its n + m - 1 steps are no-ops: module docstring); for sparse marginals."""
     p, q = jnp.asarray(p), jnp.asarray(q)
     n, m = p.shape[-1], q.shape[-1]
 

@@ -44,9 +44,10 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 # 64, where the flows' sum layers are large enough for a GPU to matter; it reads Fashion-MNIST
 # from the Debian package dataset-fashion-mnist and stops in one line naming it when absent;
 # bench_token_nll: its gpu_sizes, GPT-2's vocabulary, run on a GPU backend at any preset, full
-# adds the wider CPU-side sizes)
+# adds the wider CPU-side sizes; bench_mec_coupling: on a GPU its gpu_batches replace the CPU
+# batches, full has the game's 512 x 4)
 BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full", "bench_pc_em": "full",
-                "bench_token_nll": "full"}  # fmt: skip
+                "bench_token_nll": "full", "bench_mec_coupling": "full"}  # fmt: skip
 
 
 def _gpus() -> list[str]:

@@ -171,7 +171,7 @@ def test_greedy_coupling_marginals_exact_and_known_case():
     assert_close(M.greedy_coupling(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5])), np.eye(2) / 2)
 
 
-def test_greedy_coupling_leaves_the_loop_with_the_reference_s_table_bit_for_bit():
+def test_sparse_coupling_leaves_the_loop_with_the_fixed_loop_s_table_bit_for_bit():
     """The early exit (one side exactly all zero) is exact: on sparse marginals (many zero
     entries, as the game's belief is), dense ones, ties and equal marginals, vmapped and not,
     the table equals the fixed n + m - 1 step loop's bit for bit."""
@@ -185,15 +185,15 @@ def test_greedy_coupling_leaves_the_loop_with_the_reference_s_table_bit_for_bit(
             cases.append((p / p.sum(1, keepdims=True), q))
     cases.append((np.full((1, 6), 1 / 6), np.full((1, 3), 1 / 3)))  # ties throughout
     cases.append((np.full((1, 4), 0.25), np.full((1, 4), 0.25)))  # both sides end together
-    fast = jax.jit(jax.vmap(M.greedy_coupling))
-    ref = jax.jit(jax.vmap(M.greedy_coupling_steps))
+    fast = jax.jit(jax.vmap(M.greedy_coupling_sparse))
+    ref = jax.jit(jax.vmap(M.greedy_coupling))
     with jax.enable_x64(True):
         for p, q in cases:
             p, q = jnp.asarray(p), jnp.asarray(q)
             assert np.array_equal(np.asarray(fast(p, q)), np.asarray(ref(p, q)))
             assert np.array_equal(
+                np.asarray(M.greedy_coupling_sparse(p[0], q[0])),
                 np.asarray(M.greedy_coupling(p[0], q[0])),
-                np.asarray(M.greedy_coupling_steps(p[0], q[0])),
             )
 
 
