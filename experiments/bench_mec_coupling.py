@@ -17,7 +17,7 @@ itself and a kernel has little to win.
 
 Commands:
     python -m experiments.bench_mec_coupling                  # quick, ~30 s (CPU)
-    python -m experiments.bench_mec_coupling --preset full    # larger alphabets, ~5 min (CPU);
+    python -m experiments.bench_mec_coupling --preset full    # larger alphabets, ~70 s (CPU);
                                                               # on a GPU (make gpu-check) also
                                                               # gpu_batches
 """
@@ -229,9 +229,10 @@ def plot(results: dict, out_dir) -> None:
         ax.axhline(1.0, color="k", ls=":", lw=1, label="dispatch-bound (flat)")
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_yscale("log")
+        ax.set_ylim(0.5, 8 * t["sizes"][0]["batch_growth"])  # room above for the legend
         ax.set_ylabel("growth of the batch's time per loop step")
-        ax.set_title("what bounds the XLA loop")
-        ax.legend(fontsize=7)
+        ax.set_title(f"what bounds the XLA loop (batch x{t['sizes'][0]['batch_growth']:.0f})")
+        ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
         plotting.savefig(fig, out_dir, "bench")
 
