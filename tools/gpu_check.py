@@ -12,7 +12,8 @@ What it runs (the first session lent a GPU runs this once and commits what it re
   3. every `gpu`-marked test (compiled Pallas kernels: logmatmul, cnn_gram, linear attention, and
      any later kernel), with a JUnit report;
   4. every benchmark experiment (`experiments/bench_*.py`) at the preset its GPU setting lives in
-     (BENCH_PRESET below), into the results folder;
+     (BENCH_PRESET below), into the results folder, cheapest first (by its committed CPU run),
+     so a budget that runs out skips the longest;
 and writes DIR/gpu_check.json (device, versions, each step's command, exit code and wall time)
 beside the logs, inside --budget-s (8 minutes by default: the device lease is 15 minutes with
 start-up). Exit 0 only if every step passed.
@@ -75,7 +76,18 @@ def _jax_backend(python: str) -> str | None:
 
 
 def _benches() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "experiments").glob("bench_*.py"))
+    """Every benchmark, cheapest first by its committed run's wall time here (the CPU run of its
+    preset; none committed: last), so a budget that runs out skips the longest, not the rest."""
+
+    def cpu_seconds(name: str) -> float:
+        man = ROOT / "results" / name / BENCH_PRESET.get(name, "full") / "manifest.json"
+        try:
+            return float(json.loads(man.read_text())["wall_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return float("inf")
+
+    names = sorted(p.stem for p in (ROOT / "experiments").glob("bench_*.py"))
+    return sorted(names, key=cpu_seconds)
 
 
 def _choose_python(dry_run: bool, log) -> tuple[str | None, str]:
