@@ -26,6 +26,12 @@ from jax.experimental import pallas as pl
 from kernels._blocks import pow2, round_up
 from kernels._dispatch import resolve
 
+# Both forms ask for full float32 products: with the default precision a float32 dot may run in
+# TF32 on a GPU (10-bit mantissa; Pallas-Triton lowers DEFAULT to TF32), ~1e-3 off per logit
+# and outside the tests' float32 tolerances. On CPU the flag changes nothing (checked: the
+# same bits).
+HIGHEST = jax.lax.Precision.HIGHEST
+
 
 def _check(h, w, t):
     if h.ndim != 2 or w.ndim != 2 or t.ndim != 1:
@@ -39,7 +45,7 @@ def _check(h, w, t):
 def token_nll_reference(h, w, t):
     """(N,) float32: logsumexp(h @ w.T) - (h @ w.T)[i, t[i]] with float32 accumulation."""
     _check(h, w, t)
-    logits = jnp.dot(h, w.T, preferred_element_type=jnp.float32)
+    logits = jnp.dot(h, w.T, preferred_element_type=jnp.float32, precision=HIGHEST)
     lse = jax.nn.logsumexp(logits, axis=-1)
     picked = jnp.take_along_axis(logits, t[:, None].astype(jnp.int32), axis=-1)[:, 0]
     return lse - picked
@@ -53,7 +59,7 @@ def _token_nll_kernel(h_ref, w_ref, t_ref, o_ref, *, block_v: int, n_v: int, voc
     def body(c, carry):
         m, s, picked = carry
         wc = w_ref[pl.ds(c * block_v, block_v), :].astype(jnp.float32)  # (bv, D)
-        logits = jnp.dot(h, wc.T, preferred_element_type=jnp.float32)  # (bn, bv)
+        logits = jnp.dot(h, wc.T, preferred_element_type=jnp.float32, precision=HIGHEST)
         ids = c * block_v + jax.lax.broadcasted_iota(jnp.int32, (bn, block_v), 1)
         logits = jnp.where(ids < vocab, logits, -jnp.inf)  # padded vocabulary rows
         m_new = jnp.maximum(m, jnp.max(logits, axis=1))
