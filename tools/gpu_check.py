@@ -46,9 +46,11 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 # from the Debian package dataset-fashion-mnist and stops in one line naming it when absent;
 # bench_token_nll: its gpu_sizes, GPT-2's vocabulary, run on a GPU backend at any preset, full
 # adds the wider CPU-side sizes; bench_mec_coupling: on a GPU its gpu_batches replace the CPU
-# batches, full has the game's 512 x 4)
+# batches, full has the game's 512 x 4; bench_gpt_train: GPT-2 small's training step on a GPU
+# backend at any preset)
 BENCH_PRESET = {"bench_cnn_gram": "full", "bench_linear_attention": "full", "bench_pc_em": "full",
-                "bench_token_nll": "full", "bench_mec_coupling": "full"}  # fmt: skip
+                "bench_token_nll": "full", "bench_mec_coupling": "full",
+                "bench_gpt_train": "full"}  # fmt: skip
 
 
 def _gpus() -> list[str]:

@@ -274,6 +274,7 @@ TOO_LARGE = {
     "bench_cnn_gram": ["sizes=32,1000000000000"],
     "bench_linear_attention": ["batch=1000000000000"],
     "bench_pc_em": ["latents=4,4096", "autodiff_max_m=4096", "batch_size=1000"],
+    "bench_gpt_train": ["sizes=8192,64", "batch=4096"],
     "bench_mec_coupling": ["sizes=4096,4096", "batches=16,1000000"],
     "bench_token_nll": ["sizes=1000000,1000000,8"],
     "cnn_learning_curves": ["dim_sizes=32,64,1000000000000"],
