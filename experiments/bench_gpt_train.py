@@ -30,7 +30,7 @@ from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from models import gpt
 from runtime import progress, rng
-from runtime.timing import time_fn
+from runtime.timing import failure_text, time_fn
 
 PAPER = "orhan2023_fewshot"
 CITED_PRESET = "full"
@@ -174,8 +174,7 @@ def run(cfg: Config) -> dict:
                                   cfg.gpu_batch)  # fmt: skip
                 gpu.append({**tm, "losses": ck["losses"]})
             except Exception as e:  # noqa: BLE001 - recorded, e.g. RESOURCE_EXHAUSTED
-                first = str(e).splitlines()[0][:160] if str(e) else ""
-                gpu.append({"size": [d, layers], "failed": f"{type(e).__name__}: {first}"})
+                gpu.append({"size": [d, layers], "failed": failure_text(e)})
     for r in [*timed, *(g for g in gpu or [] if "failed" not in g)]:
         r["fraction_of_matmul_peak"] = r["gflop_per_s"] / peak
     timing = {

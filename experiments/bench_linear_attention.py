@@ -32,7 +32,7 @@ from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from kernels import linear_attention as LA
 from runtime import progress, rng
-from runtime.timing import time_fns
+from runtime.timing import failure_text, time_fns
 
 PAPER = "arora2024_jrt"
 CITED_PRESET = "full"
@@ -259,7 +259,7 @@ def _gpu_table5(cfg):
                 t, _ = _time({name: f}, args, cfg.repeats)
                 row[name] = t[name]
             except Exception as e:  # noqa: BLE001 - recorded, e.g. RESOURCE_EXHAUSTED
-                row[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+                row[name] = f"failed: {failure_text(e)}"
         out["lengths"].append(L)
         for name, v in row.items():
             out["seconds"].setdefault(name, []).append(v)

@@ -34,7 +34,7 @@ from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from kernels import token_nll as TN
 from runtime import progress, rng
-from runtime.timing import time_fns
+from runtime.timing import failure_text, time_fns
 
 PAPER = "orhan2023_fewshot"
 CITED_PRESET = "full"
@@ -173,8 +173,7 @@ def run(cfg: Config) -> dict:
                 tm, ck = _measure(cfg, fns, n, v, d)
                 gpu.append({**tm, "max_abs_diff": ck["max_abs_diff"], "tolerance": ck["tolerance"]})
             except Exception as e:  # noqa: BLE001 - recorded, e.g. RESOURCE_EXHAUSTED
-                first = str(e).splitlines()[0][:160] if str(e) else ""
-                gpu.append({"size": [n, v, d], "failed": f"{type(e).__name__}: {first}"})
+                gpu.append({"size": [n, v, d], "failed": failure_text(e)})
     for tm in timed:
         s = tm["seconds_min"]
         tm["pallas_over_reference_speed"] = s["reference"] / s["pallas"]

@@ -3,6 +3,7 @@
     t, out = time_fn(f, *args, repeats=5)      # t.compile_s, t.min_s, t.median_s, t.times
     ts, outs = time_fns({"a": f, "b": g}, *args, repeats=5)   # interleaved rounds
     out, seconds = timed(lambda: work())       # one call, wall clock (no compile split)
+    failure_text(e)                            # a candidate that raised, as recorded
 
 Interleaving the candidates round by round (a, b, a, b, ...) makes their ratio robust to a noisy
 shared machine: a slow spell hits every candidate in the same round. Report ratios of medians
@@ -59,3 +60,10 @@ def time_fn(fn: Callable, *args, repeats: int = 3):
 def timed(thunk: Callable[[], Any]) -> tuple[Any, float]:
     """(thunk(), wall seconds), blocking on jax outputs: for one-off stages of a run."""
     return _once(thunk, ())
+
+
+def failure_text(e: BaseException) -> str:
+    """A benchmark candidate that raised (e.g. RESOURCE_EXHAUSTED on a device, a lowering that a
+    backend lacks) is recorded, not fatal: its exception type and the first line of the message."""
+    first = str(e).splitlines()[0][:160] if str(e) else ""
+    return f"{type(e).__name__}: {first}"

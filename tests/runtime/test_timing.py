@@ -28,3 +28,12 @@ def test_time_fn_and_timed():
     assert out == 7 and s >= 0
     with pytest.raises(ValueError, match="repeats"):
         timing.time_fn(lambda a: a, jnp.zeros(1), repeats=0)
+
+
+def test_a_failed_candidate_is_recorded_as_its_type_and_first_line():
+    e = RuntimeError("RESOURCE_EXHAUSTED: out of memory allocating 8 GiB\n  traceback detail")
+    assert (
+        timing.failure_text(e) == "RuntimeError: RESOURCE_EXHAUSTED: out of memory allocating 8 GiB"
+    )
+    assert timing.failure_text(ValueError()) == "ValueError: "
+    assert len(timing.failure_text(OSError("x" * 1000))) == len("OSError: ") + 160
