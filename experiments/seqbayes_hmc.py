@@ -606,9 +606,10 @@ class _Parts:
 
 def _compute_seed(cfg: Config, parts: _Parts, store, s: int, bar):
     """Seed s's unit, computed, saved with its compute seconds, and returned as saved."""
-    t = time.perf_counter()
-    unit = _seed_unit(cfg, parts.mlp, parts.samplers, parts.probes, parts.grid, s, bar)
-    return store.save(f"seed{s}", unit, seconds=time.perf_counter() - t)
+    return store.compute(
+        f"seed{s}",
+        lambda: _seed_unit(cfg, parts.mlp, parts.samplers, parts.probes, parts.grid, s, bar),
+    )
 
 
 def run(cfg: Config) -> dict:
@@ -618,9 +619,8 @@ def run(cfg: Config) -> dict:
     store = checkpoint.Store("seqbayes_hmc", cfg)
     exact = store.load("exact")
     if exact is None:
-        t = time.perf_counter()
         with jax.enable_x64(True):
-            exact = store.save("exact", exact_runs(cfg), seconds=time.perf_counter() - t)
+            exact = store.compute("exact", lambda: exact_runs(cfg))
     parts = _Parts(cfg)
     mlp, samplers, probes = parts.mlp, parts.samplers, parts.probes
     seeds = []

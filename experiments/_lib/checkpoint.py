@@ -29,6 +29,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+import time
 from typing import Any
 
 from experiments._lib import io, manifest, registry
@@ -141,6 +142,12 @@ class Store:
             json.dump(doc, f)
         os.replace(tmp, path)
         return data
+
+    def compute(self, unit: str, thunk) -> Any:
+        """`thunk()` saved as `unit` with the wall seconds it took; returns it as `load` will."""
+        t = time.perf_counter()
+        value = thunk()
+        return self.save(unit, value, seconds=time.perf_counter() - t)
 
     def units(self) -> list[str]:
         return sorted(p.stem for p in self.dir.glob("*.json")) if self.dir.exists() else []

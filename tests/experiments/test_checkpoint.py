@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -61,7 +62,9 @@ def test_units_read_back_are_counted_with_what_computing_them_cost(tmp_path, mon
     store = checkpoint.Store("demo", Cfg(), root=tmp_path)
     checkpoint.reset_resumed()
     store.save("a", 1, seconds=2.0)
-    store.save("b", 2, seconds=3.25)
+    assert store.compute("b", lambda: 2) == 2  # timed by the store: microseconds
+    assert 0 <= json.loads((store.dir / "b.json").read_text())["seconds"] < 1
+    store.save("b", 2, seconds=3.25)  # (overwrites the unit with a known cost)
     assert checkpoint.resumed() == {"units": 0, "compute_seconds": 0.0, "peak_rss_mb": None}
     assert store.load("missing") is None and store.load("a") == 1
     assert store.load("a") == 1  # read twice, counted once
