@@ -30,7 +30,7 @@ from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from models import gpt
 from runtime import progress, rng
-from runtime.timing import failure_text, time_fn
+from runtime.timing import failure_text, matmul_rate, time_fn
 
 PAPER = "orhan2023_fewshot"
 CITED_PRESET = "full"
@@ -149,12 +149,11 @@ def _measure(cfg, d, layers, heads, vocab, context, batch):
 
 
 def _peak_gflop_per_s(cfg) -> float:
-    """The measured roof: a float32 matmul of side peak_side (2 side^3 flops), min of repeats."""
-    ka, kb = jax.random.split(rng.key(cfg.seed, cfg.peak_side))
-    a = jax.random.normal(ka, (cfg.peak_side, cfg.peak_side), jnp.float32)
-    b = jax.random.normal(kb, (cfg.peak_side, cfg.peak_side), jnp.float32)
-    t, _ = time_fn(jax.jit(jnp.dot), a, b, repeats=cfg.repeats)
-    return 2 * cfg.peak_side**3 / t.min_s / 1e9
+    """The measured roof: a float32 matmul of side peak_side (runtime.timing.matmul_rate), min
+    of repeats like the training step it is compared with."""
+    a = jax.random.normal(rng.key(cfg.seed, cfg.peak_side), (cfg.peak_side,) * 2, jnp.float32)
+    flops, t = matmul_rate(a, repeats=cfg.repeats)
+    return flops / t.min_s / 1e9
 
 
 def run(cfg: Config) -> dict:

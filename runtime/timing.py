@@ -3,6 +3,7 @@
     t, out = time_fn(f, *args, repeats=5)      # t.compile_s, t.min_s, t.median_s, t.times
     ts, outs = time_fns({"a": f, "b": g}, *args, repeats=5)   # interleaved rounds
     out, seconds = timed(lambda: work())       # one call, wall clock (no compile split)
+    flops, t = matmul_rate(a, repeats=5)       # the roof: flops of a @ a and its Timing
     failure_text(e)                            # a candidate that raised, as recorded
 
 Interleaving the candidates round by round (a, b, a, b, ...) makes their ratio robust to a noisy
@@ -60,6 +61,17 @@ def time_fn(fn: Callable, *args, repeats: int = 3):
 def timed(thunk: Callable[[], Any]) -> tuple[Any, float]:
     """(thunk(), wall seconds), blocking on jax outputs: for one-off stages of a run."""
     return _once(thunk, ())
+
+
+def matmul_rate(a, *, repeats: int = 3) -> tuple[float, Timing]:
+    """The roof benchmarks compare with: jit(a @ a) for a square matrix a, timed as `time_fn`
+    does. Returns (its flops, 2 n^3, and the Timing): flops / t.median_s or / t.min_s is the
+    device's attainable matmul rate in a's dtype."""
+    n = a.shape[0]
+    if a.shape != (n, n):
+        raise ValueError(f"matmul_rate needs a square matrix, got {a.shape}")
+    t, _ = time_fn(jax.jit(lambda x: x @ x), a, repeats=repeats)
+    return 2.0 * n**3, t
 
 
 def failure_text(e: BaseException) -> str:

@@ -37,3 +37,10 @@ def test_a_failed_candidate_is_recorded_as_its_type_and_first_line():
     )
     assert timing.failure_text(ValueError()) == "ValueError: "
     assert len(timing.failure_text(OSError("x" * 1000))) == len("OSError: ") + 160
+
+
+def test_matmul_rate_counts_the_flops_of_a_square_product():
+    flops, t = timing.matmul_rate(jnp.ones((64, 64), jnp.float32), repeats=3)
+    assert flops == 2 * 64**3 and 0 < t.min_s <= t.median_s and len(t.times) == 3
+    with pytest.raises(ValueError, match="square"):
+        timing.matmul_rate(jnp.ones((4, 8)))
