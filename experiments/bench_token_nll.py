@@ -33,7 +33,7 @@ import optax
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from kernels import token_nll as TN
-from runtime import progress, rng
+from runtime import memory, progress, rng
 from runtime.timing import failure_text, time_fns
 
 PAPER = "orhan2023_fewshot"
@@ -133,10 +133,10 @@ def tolerance(h, w, t) -> float:
 def _temp_bytes(fn, args):
     """The compiled program's temporary allocation (XLA's memory analysis), or None."""
     try:
-        stats = fn.lower(*args).compile().memory_analysis()
-        return None if stats is None else int(stats.temp_size_in_bytes)
+        b = memory.compiled_bytes(fn, *args)
     except Exception:  # noqa: BLE001 - a backend without the analysis
         return None
+    return None if b is None else b["temp"]
 
 
 def _measure(cfg, fns, n, v, d):

@@ -45,7 +45,7 @@ from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from kernels import cnn_gram as G
 from models import cnn_nets as nets
-from runtime import progress, rng
+from runtime import memory, progress, rng
 from runtime.timing import time_fns
 from theory import cnn_kernels as ck
 from theory import cnn_spectra as S
@@ -397,10 +397,8 @@ def _thin(ev, n_keep: int = 400):
 
 # ------------------------------------------------------------------------ 5. scale
 def _peak_bytes(fn, *args):
-    ma = jax.jit(fn).lower(*args).compile().memory_analysis()
-    if ma is None:
-        return float("nan")
-    return float(ma.temp_size_in_bytes + ma.output_size_in_bytes + ma.argument_size_in_bytes)
+    b = memory.compiled_bytes(fn, *args)
+    return float("nan") if b is None else float(sum(b.values()))
 
 
 def _scale_study(cfg):

@@ -56,3 +56,19 @@ def refusal(need: int, what: str = "this configuration") -> str | None:
         f"too large: {what} needs ~{gib(need)}, over the {gib(have)} budget "
         f"({FRACTION:.0%} of the {gib(host_bytes())} this process may use); lower the sizes"
     )
+
+
+def compiled_bytes(fn, *args) -> dict | None:
+    """What XLA's compiled program of jit(fn)(*args) allocates, in bytes: {"temp", "output",
+    "argument"}, or None on a backend without the analysis. A measurement of the program, beside
+    the estimates above (jax is imported here, at call time: this module loads before it)."""
+    import jax
+
+    ma = jax.jit(fn).lower(*args).compile().memory_analysis()
+    if ma is None:
+        return None
+    return {
+        "temp": int(ma.temp_size_in_bytes),
+        "output": int(ma.output_size_in_bytes),
+        "argument": int(ma.argument_size_in_bytes),
+    }

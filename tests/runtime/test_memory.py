@@ -21,3 +21,12 @@ def test_no_limit_means_the_host(monkeypatch):
     monkeypatch.setattr(memory.resource, "getrlimit", lambda which: unlimited)
     assert 0 < memory.host_bytes()
     assert memory.refusal(1) is None
+
+
+def test_compiled_bytes_reads_xla_s_memory_analysis():
+    import jax.numpy as jnp
+
+    x = jnp.ones((256, 256), jnp.float32)
+    b = memory.compiled_bytes(lambda a: a @ a.T, x)
+    assert set(b) == {"temp", "output", "argument"}
+    assert b["argument"] == b["output"] == 256 * 256 * 4  # one float32 256 x 256 each way
