@@ -110,9 +110,10 @@ def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpre
     return out[:n]
 
 
-def token_nll(h, w, t, *, implementation: str | None = None):
-    """Dispatcher: the Pallas kernel on GPU/TPU, the XLA reference on CPU (kernels/_dispatch)."""
+def token_nll(h, w, t, *, implementation: str | None = None, block_n: int = 32, block_v: int = 128):
+    """Dispatcher: the Pallas kernel on GPU/TPU, the XLA reference on CPU (kernels/_dispatch);
+    the block sizes go to the kernel."""
     choice = resolve(implementation)
     if choice.implementation == "reference":
         return token_nll_reference(h, w, t)
-    return token_nll_pallas(h, w, t, interpret=choice.interpret)
+    return token_nll_pallas(h, w, t, block_n=block_n, block_v=block_v, interpret=choice.interpret)
