@@ -10,6 +10,7 @@ target's logit inside the same loop, so the logits never exist in memory.
     token_nll_reference(h, w, t)      plain jnp (h @ w.T, log-softmax, gather), float32: the spec
     token_nll_pallas(h, w, t, *, block_n, block_v, interpret)
     token_nll(h, w, t, implementation=None)   dispatcher (kernels/_dispatch.py)
+    held_bytes_bound(n, v, d, ..., interpret)  the kernel's temporaries without the logits
 
 h: (N, D) hidden states after the final layer norm; w: (V, D) the tied embedding; t: (N,) int
 targets in [0, V). Scoring only: the training path differentiates the reference (no VJP here).
@@ -73,6 +74,46 @@ def _token_nll_kernel(h_ref, w_ref, t_ref, o_ref, *, block_v: int, n_v: int, voc
     o_ref[...] = jnp.log(s) + m - picked
 
 
+def padded_shape(n, v, d, *, block_n, block_v, interpret) -> tuple[int, int, int]:
+    """(rows, vocabulary, width) after the kernel's padding. Triton (the compiled GPU path) needs
+    power-of-two block shapes >= 16: there the vocabulary and width are padded to powers of two
+    (the whole table is one block, streamed in block_v chunks); interpreted (CPU) they are padded
+    to the blocks only, as the committed runs were."""
+    if interpret:
+        return round_up(n, block_n), round_up(v, block_v), round_up(d, 16)
+    return round_up(n, block_n), pow2(max(v, block_v)), pow2(max(d, 16))
+
+
+# float32 (block_n, block_v) arrays live at once in one step of the kernel's vocabulary loop,
+# counted in `_token_nll_kernel`'s body: the ids, the chunk's logits, the masked logits, their
+# exponentials, the target-masked logits
+_CHUNK_ARRAYS = 5
+
+
+def held_bytes_bound(n, v, d, *, block_n=32, block_v=128, interpret) -> int:
+    """An upper bound on the temporary bytes the kernel's compiled program holds, with no (N, V)
+    array in it; what `experiments.bench_token_nll` compares XLA's memory analysis with.
+
+    Derived from the program's structure, 4-byte entries throughout:
+    - the padded inputs h (n_pad, d_pad), w (v_pad, d_pad), t (n_pad) and the output (n_pad);
+    - interpreted, Pallas runs the grid as an XLA while loop that carries every input and the
+      output as loop state: the compiled HLO copies each argument into the state and copies
+      the state again inside the body (e.g. at (8192, 2048, 96): `copy(h)` into the loop, two
+      more copies in its body), so up to three live copies of each; plus one block of each
+      input sliced per grid step, and the loop body's `_CHUNK_ARRAYS` chunk temporaries;
+    - compiled (Triton), blocks and chunks live on chip, not in XLA's buffers: one copy.
+    Holding the logits would add 4 N V bytes on top of the copies, so the comparison tells the
+    two apart where 4 N V exceeds this bound."""
+    n_pad, v_pad, d_pad = padded_shape(
+        n, v, d, block_n=block_n, block_v=block_v, interpret=interpret
+    )
+    carried = n_pad * d_pad + v_pad * d_pad + 2 * n_pad
+    if not interpret:
+        return 4 * carried
+    blocks = block_n * d_pad + v_pad * d_pad + 2 * block_n
+    return 4 * (3 * carried + blocks + _CHUNK_ARRAYS * block_n * block_v)
+
+
 @functools.partial(jax.jit, static_argnames=("block_n", "block_v", "interpret"))
 def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpret: bool = False):
     """The fused kernel: a grid over row blocks of `block_n`; each streams the vocabulary in
@@ -84,14 +125,9 @@ def token_nll_pallas(h, w, t, *, block_n: int = 32, block_v: int = 128, interpre
     _check(h, w, t)
     n, d = h.shape
     v = w.shape[0]
-    # Triton (the compiled GPU path) needs power-of-two block shapes >= 16: there the vocabulary
-    # and width are padded to powers of two (the whole table is one block, streamed in block_v
-    # chunks); interpreted (CPU) they are padded to the blocks only, as the committed runs were.
-    n_pad = round_up(n, block_n)
-    if interpret:
-        v_pad, d_pad = round_up(v, block_v), round_up(d, 16)
-    else:
-        v_pad, d_pad = pow2(max(v, block_v)), pow2(max(d, 16))
+    n_pad, v_pad, d_pad = padded_shape(
+        n, v, d, block_n=block_n, block_v=block_v, interpret=interpret
+    )
     hp = jnp.pad(h, ((0, n_pad - n), (0, d_pad - d)))
     wp = jnp.pad(w, ((0, v_pad - v), (0, d_pad - d)))
     tp = jnp.pad(t.astype(jnp.int32), (0, n_pad - n))

@@ -64,7 +64,13 @@ def compiled_bytes(fn, *args) -> dict | None:
     the estimates above (jax is imported here, at call time: this module loads before it)."""
     import jax
 
-    ma = jax.jit(fn).lower(*args).compile().memory_analysis()
+    return analysis_bytes(jax.jit(fn).lower(*args).compile())
+
+
+def analysis_bytes(compiled) -> dict | None:
+    """`compiled_bytes` of a program already compiled (`jit(f).lower(*args).compile()`), for a
+    caller that also runs it and so compiles once."""
+    ma = compiled.memory_analysis()
     if ma is None:
         return None
     return {

@@ -71,3 +71,28 @@ def test_compiled_kernel_on_gpu(shape, key):
     got = np.asarray(TN.token_nll_pallas(h, w, t, interpret=False), np.float64)
     # D = 256 float32 products of size <= ~10: <= 256 * 10 * 2^-24 ~ 2e-4 absolute per logit.
     np.testing.assert_allclose(got, _expected(h, w, t), rtol=2e-5, atol=5e-4)
+
+
+# (N, V, D): blocks dividing none, the smoke and quick sizes of bench_token_nll, a wide vocabulary
+# over few rows (the padded table dominates) and many rows over a small vocabulary
+HELD_SIZES = [(45, 300, 24), (256, 1024, 16), (2048, 2048, 32), (32, 8192, 256), (4096, 128, 16)]
+
+
+@pytest.mark.parametrize("n,v,d", HELD_SIZES)
+def test_held_bytes_bound_covers_the_interpreted_program(n, v, d):
+    """XLA's memory analysis of the interpreted kernel stays within `held_bytes_bound`, and where
+    4 N V exceeds the bound the reference (which holds the logits) does not: the bound is what
+    bench_token_nll's `pallas_never_holds_the_logits` check compares with."""
+    from runtime import memory
+
+    args = (jnp.ones((n, d)), jnp.ones((v, d)), jnp.zeros((n,), jnp.int32))
+    bound = TN.held_bytes_bound(n, v, d, interpret=True)
+    kernel = memory.compiled_bytes(lambda *a: TN.token_nll_pallas(*a, interpret=True), *args)
+    assert kernel["temp"] <= bound
+    if 4 * n * v > bound:
+        assert memory.compiled_bytes(TN.token_nll_reference, *args)["temp"] > bound
+
+
+def test_padded_shape_is_the_kernel_s():
+    assert TN.padded_shape(45, 300, 24, block_n=32, block_v=128, interpret=True) == (64, 384, 32)
+    assert TN.padded_shape(45, 300, 24, block_n=32, block_v=128, interpret=False) == (64, 512, 32)
