@@ -291,6 +291,15 @@ def plot(results: dict, out_dir) -> None:
                 vals = [s[key][form] for s in t["sizes"]]
                 vals = [np.nan if v is None else v for v in vals]
                 ax.bar(x + (c - 1) * width, vals, width, color=plotting.color(c), label=form)
+            if key == "temp_bytes":  # what the memory check compares with
+                logits = [4 * s["size"][0] * s["size"][1] for s in t["sizes"]]
+                held = [s["pallas_held_bound"] for s in t["sizes"]]
+                ax.scatter(
+                    x, logits, marker="_", s=400, color="k", label="one logits array (4 N V)"
+                )
+                ax.scatter(
+                    x + width, held, marker="v", color="k", label="kernel's held-bytes bound"
+                )
             ax.set_xticks(x, labels, fontsize=7)
             ax.set_yscale("log")
             ax.set_ylabel(ylabel)
