@@ -23,6 +23,45 @@ CLAIM_KEYS = set(C.KEYS)
 NAMES = registry.names()
 
 
+# Checks that fail at the smoke preset's sizes because their verdict needs a larger run (seen
+# 2026-12-06, every smoke preset run alone). The claims schema gives a check only passed or
+# failed, so at smoke these read "failed"; the committed full runs pass every one but
+# seqbayes_hmc's sampler_converged, which fails there too (105 of 120 runs converge: see
+# papers_repro/kessler2023_seqbayes.md). Any other check failing at smoke fails the test: it
+# verifies our code or holds by construction at any size.
+SMOKE_TOO_SMALL = {
+    "cnn_ntk_spectrum": dict.fromkeys(
+        (
+            "finite_width_cnn_ntk",
+            "finite_width_cnn_nngp",
+            "finite_width_lcn_ntk",
+            "finite_width_lcn_nngp",
+            "authors_nets_ntk_scale",
+        ),
+        "width^-1/2 convergence read from widths <= 32: the slope's 3-SE interval is wider "
+        "than the band",
+    ),
+    "fewshot_retention": {
+        "before_study_chance": "16 pairs: a 99% interval cannot fit inside [0.35, 0.65]",
+    },
+    "protocl_split_fmnist": {
+        "protocl_learns_each_task": "a few steps per task: no variant learns its task yet",
+    },
+    "jrt_training": {
+        "training_smoke": "a few steps: not every model's loss has fallen yet",
+    },
+    "rich_lazy_lowrank": {
+        "rnn_perceptual_learned": "a few epochs: the perceptual task is not learned yet",
+    },
+    "pc_compression": {
+        "cached_work_logD": "images of side 2-4 (D <= 16): the log D growth is asymptotic",
+    },
+    "seqbayes_hmc": {
+        "sampler_converged": "60 NUTS draws per run, tree depth 3: R-hat stays above 1.1",
+    },
+}
+
+
 def _check_outputs(name, preset, out):
     results = io.read_json(out / "results.json")
     assert {"schema", "experiment", "preset", "config", "metrics", "series", "claims"} <= set(
@@ -32,6 +71,12 @@ def _check_outputs(name, preset, out):
     assert results["claims"], "an experiment must check at least one claim"
     for c in results["claims"]:
         assert set(c) == CLAIM_KEYS and c["status"] in C.STATUSES[c["kind"]]
+    if preset == "smoke":
+        # a check that verifies our code holds at every size; only the checks listed in
+        # SMOKE_TOO_SMALL, whose verdict needs a larger run, may fail at smoke sizes
+        failed = {c["id"] for c in results["claims"] if c["status"] == C.FAILED}
+        unexpected = failed - set(SMOKE_TOO_SMALL.get(name, {}))
+        assert not unexpected, f"{name} {preset}: failed checks {sorted(unexpected)}"
     manifest = io.read_json(out / "manifest.json")
     for key in ("git", "versions", "devices", "xla_flags", "wall_seconds", "argv", "config"):
         assert key in manifest
