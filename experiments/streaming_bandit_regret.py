@@ -469,7 +469,7 @@ def _t_slope_rows(m, Ts, cfg, t_res) -> list[dict]:
                         budget,
                         target,
                         v["slope"],
-                        f"|slope - target| <= {tol:g}",
+                        f"|slope - target| <= {tol:.0e}".replace("e-0", "e-"),
                         C.within(v["slope"], target, tol),
                         f"bootstrap SE {v['se']:.2g} (every run commits to the same arm); {ev}",
                         kind=C.CHECK,
