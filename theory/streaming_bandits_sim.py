@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from kernels.binomial import binomial
+from kernels.binomial import binomial, binomial_reference
 
 # Sampling-site ids for fold_in (common random numbers across algorithms).
 SITE_LEVEL = 0  # + level index: cascade levels
@@ -169,16 +169,27 @@ def sample_mean(key, mu, n, *, authors: bool):
 SAMPLE_BLOCK = 2048
 
 
-def sample_means(key, arms, site, mu, n, *, authors: bool):
+# The compacted sampler (kernels.binomial) against jax.random.binomial, both exact and equal bit
+# for bit: measured here (2026-12-06, float64, one program vmapped over 144 instances of A arms,
+# A = 100 / 400 / 2048), the compacted one takes 2.0-2.4 s longer to compile per call site and
+# saves 0.35-0.67 us per draw when it runs. A program that draws fewer than ~2.4 s / 0.5 us ~ 5
+# million values per site over its life compiles and runs sooner with jax's own sampler; the
+# caller, which knows the batch, decides (`compact=`): experiments.streaming_bandit_regret uses
+# COMPACT_MIN_DRAWS draws per call.
+COMPACT_MIN_DRAWS = 5_000_000
+
+
+def sample_means(key, arms, site, mu, n, *, authors: bool, compact: bool = True):
     """`sample_mean` of each arm in `arms` (int32, (A,)) at sampling site `site`, n pulls each,
     equal bit for bit to drawing them one by one with `_site_key(key, arm, site)`: the binomial
     draws go through kernels.binomial, which runs jax's own sampler with the rejected proposals
-    compacted (3x faster here at 10^6 draws; its docstring), in blocks of SAMPLE_BLOCK arms (a
-    lax.map: memory bounded whatever A)."""
+    compacted (3x faster here at 10^6 draws; its docstring), or, with compact=False, through
+    jax.random.binomial itself (the same numbers, quicker to compile: COMPACT_MIN_DRAWS), in blocks
+    of SAMPLE_BLOCK arms (a lax.map: memory bounded whatever A)."""
 
     def block(a):
         keys = jax.vmap(lambda i: _site_key(key, i, site))(a)
-        return _sample_means(keys, mu[a], n, authors=authors)
+        return _sample_means(keys, mu[a], n, authors=authors, compact=compact)
 
     (A,) = arms.shape
     if A <= SAMPLE_BLOCK:
@@ -188,15 +199,16 @@ def sample_means(key, arms, site, mu, n, *, authors: bool):
     return lax.map(block, padded.reshape(blocks, SAMPLE_BLOCK)).reshape(-1)[:A]
 
 
-def _sample_means(keys, mu, n, *, authors: bool):
+def _sample_means(keys, mu, n, *, authors: bool, compact: bool):
+    draw = binomial if compact else binomial_reference
     n = jnp.asarray(n, jnp.float64)
     ns = jnp.full(mu.shape, n)
     if not authors:
-        return binomial(keys, ns, mu) / n
+        return draw(keys, ns, mu) / n
     pair = jax.vmap(jax.random.split)(keys)
     k_exact, k_normal = pair[:, 0], pair[:, 1]
     n_floor = jnp.clip(jnp.floor(n), 1.0, AUTHORS_EXACT_MAX_PULLS)
-    exact = binomial(k_exact, jnp.full(mu.shape, n_floor), mu) / n_floor
+    exact = draw(k_exact, jnp.full(mu.shape, n_floor), mu) / n_floor
     normal = jax.vmap(lambda k: jax.random.normal(k, dtype=jnp.float64))(k_normal)
     inflated = mu + normal * 2.0 / jnp.sqrt(n)
     return jnp.where(n <= AUTHORS_EXACT_MAX_PULLS, exact, inflated)
@@ -224,7 +236,7 @@ def _commit(mu, best, explore, T, chosen, regret):
     return regret + commit_pulls * (best - mu[chosen]), remaining < 0
 
 
-def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
+def run_cascade(mu, key, T, *, name: str, authors: bool, compact: bool = True) -> Outcome:
     """Streaming uniform exploration, naive eps-best, and the log/loglog/log* promotion routines."""
     K = mu.shape[0]
     spec = cascade(name, K)
@@ -318,7 +330,7 @@ def run_cascade(mu, key, T, *, name: str, authors: bool) -> Outcome:
     # is the same number the scan drew step by step (bit for bit, tested), without a sampler
     # (a rejection loop) inside each of the K steps. Arms past the budget are drawn and unused.
     arms = jnp.arange(K, dtype=jnp.int32)
-    x0 = sample_means(key, arms, SITE_LEVEL, mu, b[0], authors=authors)
+    x0 = sample_means(key, arms, SITE_LEVEL, mu, b[0], authors=authors, compact=compact)
 
     def step(c: Carry, xs):
         i, x_0 = xs
@@ -396,7 +408,7 @@ def goa_rounds(K: int) -> int:
     return max(int(10 * math.log(math.log(K))), 1)
 
 
-def run_goa(mu, key, T, *, authors: bool) -> Outcome:
+def run_goa(mu, key, T, *, authors: bool, compact: bool = True) -> Outcome:
     """Budgeted king-challenge routine ("game of arms") with a sampled fractional backup arm.
 
     Semantics of the authors' `Game_of_Arms_regret_min`: a king with a pull budget that grows by
@@ -456,8 +468,8 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
     # Every arrival's crowning sample and backup-arm sample, drawn before the scan as two
     # vectorised calls (each depends only on (key, arm); bit for bit the in-scan draws)
     arms = jnp.arange(1, K, dtype=jnp.int32)
-    crown_x = sample_means(key, arms, SITE_GOA_KING, mu, b0, authors=authors)
-    frac_x = sample_means(key, arms, SITE_GOA_FRAC, mu, n_frac, authors=authors)
+    crown_x = sample_means(key, arms, SITE_GOA_KING, mu, b0, authors=authors, compact=compact)
+    frac_x = sample_means(key, arms, SITE_GOA_FRAC, mu, n_frac, authors=authors, compact=compact)
 
     def step(c: Carry, xs):
         i, x_new, xf = xs
@@ -526,11 +538,12 @@ def run_goa(mu, key, T, *, authors: bool) -> Outcome:
     return Outcome(regret, explore, overrun, best - mu[chosen], jnp.int32(2), c.arms_read, c.failed)
 
 
-def run_algorithm(mu, key, T, *, name: str, authors: bool) -> Outcome:
-    """Dispatches to the routine `name` (one of ALGORITHMS)."""
+def run_algorithm(mu, key, T, *, name: str, authors: bool, compact: bool = True) -> Outcome:
+    """Dispatches to the routine `name` (one of ALGORITHMS); `compact`: which exact sampler the
+    pre-drawn samples use (sample_means; the same numbers either way)."""
     if name == "goa":
-        return run_goa(mu, key, T, authors=authors)
-    return run_cascade(mu, key, T, name=name, authors=authors)
+        return run_goa(mu, key, T, authors=authors, compact=compact)
+    return run_cascade(mu, key, T, name=name, authors=authors, compact=compact)
 
 
 def memory_bound(name: str, K: int) -> int:

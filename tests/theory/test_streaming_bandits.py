@@ -280,24 +280,31 @@ GOLDEN = json.loads((ROOT / "tests" / "fixtures" / "streaming_bandits_golden.jso
 # 12 compiled programs (~5 s each cold): the fast suite runs goa (the changed challenge loop),
 # log in the authors' mode (duels and the pre-drawn level 0) and the authors' uniform (its
 # stored-0 first arm); make test-slow the other nine
-FAST_GOLDEN = (("goa", False), ("log", True), ("uniform", True))
+# (compact=False, jax's own sampler for the pre-drawn samples, as the smoke and quick presets
+# run: goa, the two-site routine, in the fast suite; the rest in make test-slow)
+FAST_GOLDEN = (("goa", False, True), ("log", True, True), ("uniform", True, True))
+FAST_GOLDEN += (("goa", False, False),)
 
 
 @pytest.mark.parametrize(
-    "name,authors",
+    "name,authors,compact",
     [
-        pytest.param(n, a, marks=() if (n, a) in FAST_GOLDEN else pytest.mark.slow)
+        pytest.param(n, a, c, marks=() if (n, a, c) in FAST_GOLDEN else pytest.mark.slow)
         for n in S.ALGORITHMS
         for a in (False, True)
+        for c in (True, False)
     ],
 )
-def test_bit_for_bit_with_the_recorded_slower_form(name, authors):
+def test_bit_for_bit_with_the_recorded_slower_form(name, authors, compact):
     """The early-stopping challenge loop and the pre-drawn level-0 samples change no bit of any
-    outcome (tests/fixtures/streaming_bandits_golden.json says what was recorded and from what)."""
+    outcome, with either exact sampler (tests/fixtures/streaming_bandits_golden.json says what
+    was recorded and from what)."""
     mu, keys, T = _golden_inputs()
-    out = jax.jit(jax.vmap(lambda m, k, t: S.run_algorithm(m, k, t, name=name, authors=authors)))(
-        mu, keys, T
-    )
+    out = jax.jit(
+        jax.vmap(
+            lambda m, k, t: S.run_algorithm(m, k, t, name=name, authors=authors, compact=compact)
+        )
+    )(mu, keys, T)
     fast_tier = FAST_TIER_XLA_FLAGS[0] in os.environ.get("XLA_FLAGS", "").split()
     want = GOLDEN["cases_fast_tier" if fast_tier else "cases"][f"{name}/{authors}"]
     for field, values in out._asdict().items():
