@@ -562,6 +562,11 @@ def check_claims(results: dict) -> list[dict]:
                     f"{m['width_largest'][name][which]:.3g}; bootstrap SE {s['se']:.3f}",
                     kind=C.CHECK,
                     source=C.PAPER,
+                    # an interval straddling the band cannot decide (few seeds or widths)
+                    status=C.check_status(d.verdict),
+                    decide="more seeds (SE ~ 1/sqrt(seeds)) or wider widths, until 3 SE < 1/4"
+                    if d.verdict == stats.UNDECIDED
+                    else "",
                 )
             )
     nohe = m["width_largest"]["cnn_no_he"]

@@ -1216,6 +1216,7 @@ def check_claims(results: dict) -> list[dict]:
         bs, lr, f, runs = best_cell(big, "seen_vs_novel", 1)
         before = _pooled(runs, f, 0)
         p, lo, hi = _prop(before)
+        verdict = stats.band_verdict(lo, hi, 0.35, 0.65)
         rows.append(
             C.claim(
                 "before_study_chance",
@@ -1224,10 +1225,16 @@ def check_claims(results: dict) -> list[dict]:
                 0.5,
                 p,
                 "99% interval inside [0.35, 0.65]",
-                stats.band_verdict(lo, hi, 0.35, 0.65) == stats.INSIDE,
+                verdict == stats.INSIDE,
                 f"{int(before.sum())}/{before.size}, 99% interval [{lo:.3f}, {hi:.3f}]",
                 kind=C.CHECK,
                 source=C.DERIVED,
+                # an interval wider than the band (a few dozen pairs) cannot decide
+                status=C.check_status(verdict),
+                decide="more studied/novel pairs (n_study x splits): a 99% interval fits "
+                "inside [0.35, 0.65] from ~75 pairs at 1/2 (2.58 x 0.5 / sqrt(n) <= 0.15)"
+                if verdict == stats.UNDECIDED
+                else "",
             )
         )
     for s in sizes:

@@ -284,7 +284,8 @@ def status_table() -> str:
             judged = sum(c[f"claim/{st}"] for st in C.CLAIM_STATUSES)
             claims = (
                 f"{c['claim/reproduced']}/{judged} claims, {c['check/passed']}/"
-                f"{c['check/passed'] + c['check/failed']} checks ({preset})"
+                f"{c['check/passed'] + c['check/failed'] + c['check/inconclusive']} checks "
+                f"({preset})"
             )
         else:
             claims = "—"

@@ -13,8 +13,10 @@ code:
   names the commit and the run. NONE: a measurement or a check with no external reference.
 - `status`: for claims REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE (the run cannot decide --
   underpowered, or the wrong regime; `decide` says what run would) or NOT_ATTEMPTED (a main
-  claim we cannot run here; `decide` says what it would take); PASSED / FAILED for checks;
-  MEASURED for measurements.
+  claim we cannot run here; `decide` says what it would take); PASSED / FAILED for checks, or
+  INCONCLUSIVE for a check whose interval straddles its band (the run cannot decide, e.g. a
+  smoke preset's few items; `decide` says what run would: `check_status`); MEASURED for
+  measurements.
 
 Agreement is an interval inside a stated band (theory.stats), never a test that failed to reject.
 """
@@ -37,7 +39,11 @@ REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 INCONCLUSIVE, NOT_ATTEMPTED = "inconclusive", "not attempted"
 PASSED, FAILED, MEASURED = "passed", "failed", "measured"
 CLAIM_STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_ATTEMPTED)
-STATUSES = {CLAIM: CLAIM_STATUSES, CHECK: (PASSED, FAILED), MEASUREMENT: (MEASURED,)}
+STATUSES = {
+    CLAIM: CLAIM_STATUSES,
+    CHECK: (PASSED, FAILED, INCONCLUSIVE),
+    MEASUREMENT: (MEASURED,),
+}
 KEYS = (
     "id",
     "kind",
@@ -143,6 +149,12 @@ def verdict_status(verdict: str) -> str:
     }[verdict]
 
 
+def check_status(verdict: str) -> str:
+    """theory.stats verdict -> check status: inside the band passed, outside failed, an
+    interval straddling it (undecided) inconclusive."""
+    return {stats.INSIDE: PASSED, stats.OUTSIDE: FAILED, stats.UNDECIDED: INCONCLUSIVE}[verdict]
+
+
 def sign_status(lo: float, hi: float) -> str:
     """An interval of "A - B" entirely above 0: reproduced; entirely below: not reproduced;
     otherwise (or undefined, nan) inconclusive."""
@@ -216,6 +228,7 @@ COUNT_COLUMNS = (
     (f"{CLAIM}/{NOT_ATTEMPTED}", "not attempted"),
     (f"{CHECK}/{PASSED}", "checks passed"),
     (f"{CHECK}/{FAILED}", "checks failed"),
+    (f"{CHECK}/{INCONCLUSIVE}", "checks inconclusive"),
     (f"{MEASUREMENT}/{MEASURED}", "measurements"),
 )
 
@@ -239,6 +252,7 @@ def counts_line(c: dict[str, int]) -> str:
     return (
         f"claims: {c['claim/reproduced']} reproduced, {c['claim/not reproduced']} not reproduced, "
         f"{c['claim/inconclusive']} inconclusive, {c['claim/not attempted']} not attempted "
-        f"(of {judged}); checks: {c['check/passed']} passed, {c['check/failed']} failed; "
-        f"measurements: {c['measurement/measured']}"
+        f"(of {judged}); checks: {c['check/passed']} passed, {c['check/failed']} failed"
+        + (f", {c['check/inconclusive']} inconclusive" if c["check/inconclusive"] else "")
+        + f"; measurements: {c['measurement/measured']}"
     )
