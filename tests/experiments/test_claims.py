@@ -25,6 +25,19 @@ def test_statuses_by_kind():
     assert _row(kind=C.MEASUREMENT, ok=None)["status"] == C.MEASURED
     row = _row(status=C.INCONCLUSIVE, decide="more runs")
     assert row["status"] == C.INCONCLUSIVE and row["decide"] == "more runs"
+    # a check whose interval straddles its band cannot decide: inconclusive, with what would
+    from theory import stats
+
+    assert [C.check_status(v) for v in (stats.INSIDE, stats.OUTSIDE, stats.UNDECIDED)] == [
+        C.PASSED, C.FAILED, C.INCONCLUSIVE,
+    ]  # fmt: skip
+    row = _row(kind=C.CHECK, status=C.INCONCLUSIVE, decide="more seeds")
+    assert row["status"] == C.INCONCLUSIVE
+    with pytest.raises(ValueError, match="what run would decide"):
+        _row(kind=C.CHECK, status=C.INCONCLUSIVE)
+    counted = C.counts([row])
+    assert counted["check/inconclusive"] == 1
+    assert "1 inconclusive; measurements" in C.counts_line(counted)
 
 
 @pytest.mark.parametrize(
