@@ -29,6 +29,7 @@ import optax
 from experiments._lib import claims as C
 from experiments._lib import cli, plotting
 from models import gpt
+from models.train import update_fn
 from runtime import progress, rng
 from runtime.timing import failure_text, matmul_rate, time_fn
 
@@ -114,15 +115,6 @@ PRESETS = {
 }
 
 
-def _step_fn(model, opt):
-    def step(params, state, batch):
-        loss, grads = jax.value_and_grad(lambda p: gpt.batch_loss(model, p, batch))(params)
-        updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state, loss
-
-    return jax.jit(step)
-
-
 def _measure(cfg, d, layers, heads, vocab, context, batch):
     model = gpt.GPT(vocab, context, d, layers, heads)
     k_init, k_data = jax.random.split(rng.key(cfg.seed, d, layers, vocab, context))
@@ -131,7 +123,8 @@ def _measure(cfg, d, layers, heads, vocab, context, batch):
     tokens = jax.random.randint(k_data, (batch, context), 1, vocab)
     opt = optax.adamw(cfg.lr, weight_decay=0.0)
     state = opt.init(params)
-    step = _step_fn(model, opt)
+    # the training path's own update (models.train, as fewshot_retention trains), one model
+    step = jax.jit(update_fn(lambda p, b: gpt.batch_loss(model, p, b), opt))
     t, _ = time_fn(step, params, state, tokens, repeats=cfg.repeats)
     losses, p, s = [], params, state
     for _ in range(CHECK_STEPS):

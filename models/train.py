@@ -58,13 +58,20 @@ def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
     return _STEPS[(loss_fn, optimizer)]
 
 
-def _make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
+def update_fn(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """One seed's update, unjitted: (params, opt_state, batch) -> (params, opt_state, loss).
+    `make_step` vmaps it over seeds; a benchmark of one model's step jits it as it is."""
+
     def one(p, s, batch):
         loss, g = jax.value_and_grad(loss_fn)(p, batch)
         upd, s = optimizer.update(g, s, p)
         return optax.apply_updates(p, upd), s, loss
 
-    return jax.jit(jax.vmap(one))
+    return one
+
+
+def _make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
+    return jax.jit(jax.vmap(update_fn(loss_fn, optimizer)))
 
 
 def _place(tree):
