@@ -35,26 +35,31 @@ def _pad(x, n_pad: int):
     return jnp.concatenate([x, tail], axis=0)
 
 
-def shard_map_batch(fn: Callable, *xs, mesh: Mesh | None = None, static_argnums=()):
-    """Applies `vmap(fn)` over the shared leading axis of `xs`, sharded across devices."""
+def shard_map_batch(
+    fn: Callable, *xs, mesh: Mesh | None = None, static_argnums=(), compiler_options=None
+):
+    """Applies `vmap(fn)` over the shared leading axis of `xs`, sharded across devices.
+    compiler_options: passed to `jax.jit` (runtime.compile_options)."""
     mesh = batch_mesh() if mesh is None else mesh
     n_dev = mesh.devices.size
     n = jax.tree_util.tree_leaves(xs)[0].shape[0]
     n_pad = (-n) % n_dev
     sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
     padded = jax.tree_util.tree_map(lambda x: jax.device_put(_pad(x, n_pad), sharding), xs)
-    out = _jitted_vmap(fn)(*padded)
+    out = _jitted_vmap(fn, compiler_options or {})(*padded)
     return jax.tree_util.tree_map(lambda y: y[:n], out)
 
 
 _CACHE: dict = {}
 
 
-def _jitted_vmap(fn):
-    # One compiled function per Python callable (jit would otherwise retrace per wrapper object).
-    if fn not in _CACHE:
-        _CACHE[fn] = jax.jit(jax.vmap(fn))
-    return _CACHE[fn]
+def _jitted_vmap(fn, compiler_options: dict):
+    # One compiled function per Python callable and options (jit would otherwise retrace per
+    # wrapper object).
+    key = (fn, tuple(sorted(compiler_options.items())))
+    if key not in _CACHE:
+        _CACHE[key] = jax.jit(jax.vmap(fn), compiler_options=compiler_options or None)
+    return _CACHE[key]
 
 
 def place_batch(x, mesh: Mesh | None = None):

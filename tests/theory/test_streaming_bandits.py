@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from experiments.streaming_bandit_regret import numpy_uniform_exploration
+from runtime.compile_options import quick_compile_options
 from tests._asserts import assert_close, assert_within_se, sampled_grid
 from tests.conftest import FAST_TIER_XLA_FLAGS
 from theory import streaming_bandits as B
@@ -287,25 +288,34 @@ FAST_GOLDEN += (("goa", False, False),)
 
 
 @pytest.mark.parametrize(
-    "name,authors,compact",
+    "name,authors,compact,quick",
     [
-        pytest.param(n, a, c, marks=() if (n, a, c) in FAST_GOLDEN else pytest.mark.slow)
+        pytest.param(
+            n, a, c, q, marks=() if (n, a, c) in FAST_GOLDEN and not q else pytest.mark.slow
+        )
         for n in S.ALGORITHMS
         for a in (False, True)
         for c in (True, False)
+        for q in (False, True)
     ],
 )
-def test_bit_for_bit_with_the_recorded_slower_form(name, authors, compact):
+def test_bit_for_bit_with_the_recorded_slower_form(name, authors, compact, quick):
     """The early-stopping challenge loop and the pre-drawn level-0 samples change no bit of any
     outcome, with either exact sampler (tests/fixtures/streaming_bandits_golden.json says what
-    was recorded and from what)."""
+    was recorded and from what); quick: nor does compiling with
+    runtime.compile_options.QUICK_COMPILE, as experiments.streaming_bandit_regret does on CPU
+    (slow tier only: the fast tier's own XLA flags take its place there)."""
     mu, keys, T = _golden_inputs()
+    fast_tier = FAST_TIER_XLA_FLAGS[0] in os.environ.get("XLA_FLAGS", "").split()
+    options = quick_compile_options() if quick else None
+    if quick and not fast_tier and jax.default_backend() == "cpu":
+        assert options, "QUICK_COMPILE not in force: this case would test nothing new"
     out = jax.jit(
         jax.vmap(
             lambda m, k, t: S.run_algorithm(m, k, t, name=name, authors=authors, compact=compact)
-        )
+        ),
+        compiler_options=options,
     )(mu, keys, T)
-    fast_tier = FAST_TIER_XLA_FLAGS[0] in os.environ.get("XLA_FLAGS", "").split()
     want = GOLDEN["cases_fast_tier" if fast_tier else "cases"][f"{name}/{authors}"]
     for field, values in out._asdict().items():
         got = np.asarray(values)
