@@ -17,6 +17,12 @@ jaxlib 0.10.2, float64, every algorithm x mode, 12 programs, persistent cache of
     level 0 is faster still (42 s) but moves regrets by 1 ulp (it forms fewer FMAs) and runs 3x
     slower, so it is not used here.
 
+It is not a general default: the same options set process-wide for other quick presets
+(2026-12-07, back to back, cold) saved less and moved numbers: mecb_coupling 39 -> 34 s with
+253 numbers moved (float64 entropies by 1 ulp, and through them Markov-coding-game episodes),
+set_disjointness 32 -> 22 s with 53 moved (float32 features by ~1e-7 relative, a fitted slope
+1.0229 -> 1.0251), cnn_ntk_spectrum 45 -> 36 s with 213 moved (eigenvalues by ~1 ulp).
+
 `quick_compile_options()` returns {} off CPU (GPU code generation is left as XLA chooses) and
 where XLA_FLAGS already sets either option (the fast test tier's own flags, tests/conftest.py,
 then win, as they do for every other program).
