@@ -142,7 +142,8 @@ PRESETS = {
     # sweep's K, whose programs it reuses (run() pads to that batch), 6 compiles fewer; its
     # pre-drawn samples use jax's own sampler (simulate's `compact`): 200 -> 162 s alone; its
     # programs compile with runtime.compile_options.QUICK_COMPILE: 196 -> 112 s (2026-12-07, run
-    # alone back to back, results.json equal but for the timings).
+    # alone back to back, results.json equal but for the timings); game of arms' pre-drawn
+    # sites in one sampler call (theory.streaming_bandits_sim.run_goa): 79 -> 68 s.
     "quick": Config(K=100, runs=16, k_sweep=(25, 100, 400), k_sweep_T=1e10, bench_runs=16),
     "full": Config(
         K=50_000,

@@ -180,29 +180,40 @@ COMPACT_MIN_DRAWS = 5_000_000
 
 
 def sample_means(key, arms, site, mu, n, *, authors: bool, compact: bool = True):
-    """`sample_mean` of each arm in `arms` (int32, (A,)) at sampling site `site`, n pulls each,
-    equal bit for bit to drawing them one by one with `_site_key(key, arm, site)`: the binomial
-    draws go through kernels.binomial, which runs jax's own sampler with the rejected proposals
-    compacted (3x faster here at 10^6 draws; its docstring), or, with compact=False, through
+    """`sample_mean` of each arm in `arms` (int32, (A,)) at sampling site `site`, n pulls each
+    (`site` and `n` scalars, or one per arm: several sites in one call), equal bit for bit to
+    drawing them one by one with `_site_key(key, arm, site)`: the binomial draws go through
+    kernels.binomial, which runs jax's own sampler with the rejected proposals compacted (3x
+    faster here at 10^6 draws; its docstring), or, with compact=False, through
     jax.random.binomial itself (the same numbers, quicker to compile: COMPACT_MIN_DRAWS), in blocks
-    of SAMPLE_BLOCK arms (a lax.map: memory bounded whatever A)."""
-
-    def block(a):
-        keys = jax.vmap(lambda i: _site_key(key, i, site))(a)
-        return _sample_means(keys, mu[a], n, authors=authors, compact=compact)
-
+    of SAMPLE_BLOCK arms (a lax.map: memory bounded whatever A). Each call is one copy of the
+    sampler in the program (~1-2 s of compile each), so a routine draws all its pre-drawn sites
+    in one call."""
     (A,) = arms.shape
+    sites = jnp.broadcast_to(jnp.asarray(site, jnp.int32), (A,))
+    ns = jnp.broadcast_to(jnp.asarray(n, jnp.float64), (A,))
+
+    def block(xs):
+        a, s, n_ = xs
+        keys = jax.vmap(lambda i, si: _site_key(key, i, si))(a, s)
+        return _sample_means(keys, mu[a], n_, authors=authors, compact=compact)
+
     if A <= SAMPLE_BLOCK:
-        return block(arms)
+        return block((arms, sites, ns))
     blocks = -(-A // SAMPLE_BLOCK)
-    padded = jnp.concatenate([arms, jnp.repeat(arms[-1:], blocks * SAMPLE_BLOCK - A)])
-    return lax.map(block, padded.reshape(blocks, SAMPLE_BLOCK)).reshape(-1)[:A]
+
+    def pad(x):
+        return jnp.concatenate([x, jnp.repeat(x[-1:], blocks * SAMPLE_BLOCK - A)]).reshape(
+            blocks, SAMPLE_BLOCK
+        )
+
+    return lax.map(block, (pad(arms), pad(sites), pad(ns))).reshape(-1)[:A]
 
 
 def _sample_means(keys, mu, n, *, authors: bool, compact: bool):
     draw = binomial if compact else binomial_reference
     n = jnp.asarray(n, jnp.float64)
-    ns = jnp.full(mu.shape, n)
+    ns = jnp.broadcast_to(n, mu.shape)
     if not authors:
         return draw(keys, ns, mu) / n
     pair = jax.vmap(jax.random.split)(keys)
@@ -279,13 +290,25 @@ def run_cascade(mu, key, T, *, name: str, authors: bool, compact: bool = True) -
         l, arm, valid, king, est, count, regret, pulls = s
         n = b[l]
         first = x is not None  # level 0 (static): no promotion duel there
-        if not first:
+        king_l = jnp.maximum(king[l], 0)
+        if duels and not first:
+            # the arrival's sample and the king's duel sample (used only in a duel) in one call:
+            # one copy of the sampler in the loop body, not two (the same numbers, tested)
+            x, x_king = sample_means(
+                key,
+                jnp.stack([arm, king_l]),
+                jnp.stack([SITE_LEVEL + l, SITE_DUEL + l]),
+                mu,
+                n,
+                authors=authors,
+                compact=False,
+            )
+        elif not first:
             x = sample_mean(_site_key(key, arm, SITE_LEVEL + l), mu[arm], n, authors=authors)
         empty = king[l] < 0
         if authors and name == "uniform":
             # stored_reward starts at 0 and is never set for the first arm.
             x = jnp.where(empty, 0.0, x)
-        king_l = jnp.maximum(king[l], 0)
         capped = caps[l] != NO_CAP
         # Authors' promotion duel (upper capped levels): the arrival that finds the level full is
         # compared with a fresh sample of the king, both pulls charged at their own means and
@@ -307,9 +330,6 @@ def run_cascade(mu, key, T, *, name: str, authors: bool, compact: bool = True) -
             # a level-0 king's threshold is never lowered by a crowning
             new_est = jnp.where((l == 0) & empty, jnp.maximum(x, est[l]), x)
         if duels and not first:
-            x_king = sample_mean(
-                _site_key(key, king_l, SITE_DUEL + l), mu[king_l], n, authors=authors
-            )
             regret = regret + jnp.where(duel, n * (best - mu[king_l]), 0.0)
             wins = jnp.where(duel, x > x_king, wins)
         take = valid & wins
@@ -449,8 +469,24 @@ def run_goa(mu, key, T, *, authors: bool, compact: bool = True) -> Outcome:
         failed: jax.Array
         arms_read: jax.Array
 
+    # Every arm's backup-arm sample (n_frac pulls) and every later arrival's crowning sample (b0
+    # pulls), drawn before the scan in one vectorised call (each depends only on (key, arm,
+    # site); bit for bit the one-by-one draws, tested): one copy of the sampler for both sites.
+    arms = jnp.arange(1, K, dtype=jnp.int32)
+    pre = sample_means(
+        key,
+        jnp.concatenate([jnp.arange(K, dtype=jnp.int32), arms]),
+        jnp.concatenate(
+            [jnp.full((K,), SITE_GOA_FRAC, jnp.int32), jnp.full((K - 1,), SITE_GOA_KING, jnp.int32)]
+        ),
+        mu,
+        jnp.concatenate([jnp.full((K,), n_frac, jnp.float64), jnp.full((K - 1,), b0, jnp.float64)]),
+        authors=authors,
+        compact=compact,
+    )
+    x0, frac_x, crown_x = pre[0], pre[1:K], pre[K:]
+
     # First arm: king with budget b0, and the backup arm pulled n_frac times.
-    x0 = sample_mean(_site_key(key, 0, SITE_GOA_FRAC), mu[0], n_frac, authors=authors)
     init = Carry(
         king=jnp.zeros((), jnp.int32),
         king_budget=jnp.asarray(b0, jnp.float64),
@@ -464,12 +500,6 @@ def run_goa(mu, key, T, *, authors: bool, compact: bool = True) -> Outcome:
         failed=jnp.zeros((), bool),
         arms_read=jnp.ones((), jnp.int32),
     )
-
-    # Every arrival's crowning sample and backup-arm sample, drawn before the scan as two
-    # vectorised calls (each depends only on (key, arm); bit for bit the in-scan draws)
-    arms = jnp.arange(1, K, dtype=jnp.int32)
-    crown_x = sample_means(key, arms, SITE_GOA_KING, mu, b0, authors=authors, compact=compact)
-    frac_x = sample_means(key, arms, SITE_GOA_FRAC, mu, n_frac, authors=authors, compact=compact)
 
     def step(c: Carry, xs):
         i, x_new, xf = xs
