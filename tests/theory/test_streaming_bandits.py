@@ -86,6 +86,31 @@ def test_sample_mean_is_exact_binomial(n):
     assert_within_se(x.var(ddof=1) / var, 1.0, math.sqrt(2 / (N - 1)), what="variance ratio")
 
 
+@pytest.mark.parametrize("authors", [False, True])
+@pytest.mark.parametrize("compact", [False, True])
+def test_sample_means_are_the_one_by_one_draws(monkeypatch, authors, compact):
+    """sample_means over several sites and pull counts in one call, through its blocked path
+    (SAMPLE_BLOCK shrunk to 8: 59 draws in 8 blocks, the last padded), equals sample_mean drawn
+    one by one with each (arm, site) key, bit for bit: what run_goa's single pre-drawing call
+    and the cascades' shared duel call rely on (and the full preset's K = 5e4 reaches)."""
+    monkeypatch.setattr(S, "SAMPLE_BLOCK", 8)
+    K = 30
+    key = jax.random.key(3)
+    mu = jax.random.uniform(jax.random.key(4), (K,), jnp.float64)
+    arms = jnp.concatenate([jnp.arange(K), jnp.arange(1, K)]).astype(jnp.int32)
+    sites = jnp.asarray([S.SITE_GOA_FRAC] * K + [S.SITE_GOA_KING] * (K - 1), jnp.int32)
+    # pull counts on both sides of the authors' 1e5 switch (exact below, Gaussian above)
+    ns = jnp.asarray([4e3] * K + [3e6] * (K - 1), jnp.float64)
+    got = jax.jit(
+        lambda: S.sample_means(key, arms, sites, mu, ns, authors=authors, compact=compact)
+    )()
+    # both jitted (eager op-by-op execution may round differently from a compiled program)
+    want = jax.jit(
+        jax.vmap(lambda a, s, n: S.sample_mean(S._site_key(key, a, s), mu[a], n, authors=authors))
+    )(arms, sites, ns)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
 def test_authors_noise_is_inflated_above_1e5_pulls():
     # streamingMAB.py: mu + N(0, 2/sqrt(n)) for n > 1e5, a std 2/sqrt(n) / sqrt(mu(1-mu)/n) >= 4x.
     mu, n, N = 0.3, 1e8, 20_000
