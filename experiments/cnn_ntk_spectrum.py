@@ -7,11 +7,12 @@ alesfav/convolutional_neural_kernels: kernel_functions.dcntk/dcrfk, spectrum.py)
 
 Commands:
     python -m experiments.cnn_ntk_spectrum                 # quick: ~1 min on 2 CPU cores
-    python -m experiments.cnn_ntk_spectrum --preset full   # 21 min, peak RSS 12 GB (2 CPU cores)
+    python -m experiments.cnn_ntk_spectrum --preset full   # ~18 min, peak RSS 7.4 GB (2 CPU cores)
 
 Headline (full): kernels = neural-tangents to 4e-8; finite nets converge like width^-0.47..-0.49;
-35/36 exact sector exponents within tolerance of 2 nu + d_eff(l); 6/8 rank-ordered slopes at
-n = 8192; Gram + eigh at n = 16384; 11x less memory than the materialised approach at n = 4096.
+27/28 exact sector exponents within tolerance of 2 nu + d_eff(l) (28/28 at torus grid 384, preset
+torus384); 6/8 rank-ordered slopes at n = 8192; Gram + eigh at n = 16384; 22x less memory than
+the materialised approach at n = 4096.
 
 What runs:
 1. Analytic NNGP/NTK (theory/cnn_kernels.py, float64) against neural-tangents stax (1-D Conv,

@@ -6,8 +6,8 @@ JRT-Prompt headline from its Table 1. Trained models: `experiments.jrt_training`
 `experiments.bench_linear_attention`.
 
 Commands:
-    python -m experiments.set_disjointness                 # quick: V = 512, ~15 s
-    python -m experiments.set_disjointness --preset full   # V = 2048, the paper's set sizes, ~3 min
+    python -m experiments.set_disjointness                 # quick: V = 512, ~30 s cold
+    python -m experiments.set_disjointness --preset full   # V = 2048, the paper's set sizes, ~2 min
 
 Headline (full): exact one-pass memory = |first set| and two-pass JRT memory = min(|A|, |B|) on
 every example of the paper's 20 train/test size pairs; a random-feature linear-attention state
