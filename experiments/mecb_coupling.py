@@ -6,8 +6,8 @@ structure of the optimum near deterministic maps and Fig. 2, MEC, Lemma 1, the F
 The rate-limited Markov Coding Game (Sec. 5, Figs. 4-5) runs in the authors' grid world.
 
 Commands:
-    python -m experiments.mecb_coupling                  # quick, ~1.5 min
-    python -m experiments.mecb_coupling --preset full    # the cited run, ~20 min, 2.5 GB
+    python -m experiments.mecb_coupling                  # quick, ~40 s
+    python -m experiments.mecb_coupling --preset full    # the cited run, ~15 min, 2.5 GB
 
 Headline (full): the loop-free greedy equals Algorithm 1 on every instance; the greedy's loss to
 the best deterministic encoder stays below h(p_2); the one-symbol-move envelope matches a
