@@ -10,7 +10,13 @@ naive, the paper's cached and our outside-message scheme as D grows.
 Commands:
     python -m experiments.pc_compression                  # quick: sklearn digits 8x8, ~1-2 min CPU
     python -m experiments.pc_compression --preset full    # Fashion-MNIST (Debian package
-        dataset-fashion-mnist), ~15-20 min on 2 CPU cores
+        dataset-fashion-mnist), ~25 min on 2 CPU cores, peak RSS 4.2 GB
+
+Headline (full, Fashion-MNIST test images, M = 16): the HCLT codes at 3.365 bits per dimension
+(3.426 coding each image alone) against 4.319 for a Chow-Liu tree, 3.853 for the best generic
+codec on the whole set (lzma) and 4.547 for the best per image (WebP lossless); rANS lands 3.07
+bytes above -log2 p on one stream; the authors' coder, simulated, decodes 474 of 500 images
+exactly.
 
 Departures from the paper, all stated in papers_repro/liu2022_pc_compression.md: a smaller latent
 size (M = 16 on CPU; the paper scales HCLTs up on GPU), structure MI on quantised pixel values for

@@ -26,6 +26,9 @@ Commands:
     python -m experiments.protocl_split_fmnist                  # quick: 2 epochs, 2 seeds
     python -m experiments.protocl_split_fmnist --preset full    # the authors' command, 3 seeds
 
+Headline (full): final 10-way accuracy after five tasks 0.791 (corrected) vs 0.776 in the
+authors' form and 0.199 without the coreset; adding test labels alone moves it by -0.002.
+
 Cited full run: 23 min, 3.6 GB on 2 cores; final average accuracy 0.791 (corrected), 0.199
 without the coreset, 0.776 in the authors' form (papers_repro/kessler2023_seqbayes.md). The
 paper's own accuracies could not be read from this machine.

@@ -11,6 +11,12 @@ Commands:
 A run stopped part way (Ctrl-C, a crash) resumes at its first unfinished seed when rerun with
 the same config and code (experiments._lib.checkpoint; saved under results/.partial/).
 
+Headline (full): exact inference forgets under misspecification (task 1's risk 0.013 -> 0.328
+after task 2) and under imbalance (task 2 takes 0.99 of the shared estimate at N2/N1 = 100);
+HMC posteriors propagated through a fitted diagonal-Gaussian or flow density end at old-task
+accuracy 0.51 (no propagation 0.57, the joint posterior 0.98); through a Gaussian or a mixture
+the run cannot tell (papers_repro/kessler2023_seqbayes.md).
+
 What runs:
 - Exact cases (theory.sequential_bayes, float64): conjugate linear regression task by task vs
   the joint posterior; the misspecified (linear) and well-specified (hinge) models on f = |x|
