@@ -303,11 +303,11 @@ def _golden_inputs():
 GOLDEN = json.loads((ROOT / "tests" / "fixtures" / "streaming_bandits_golden.json").read_text())
 
 
-# 12 compiled programs (~5 s each cold): the fast suite runs goa (the changed challenge loop),
-# log in the authors' mode (duels and the pre-drawn level 0) and the authors' uniform (its
-# stored-0 first arm); make test-slow the other nine
-# (compact=False, jax's own sampler for the pre-drawn samples, as the smoke and quick presets
-# run: goa, the two-site routine, in the fast suite; the rest in make test-slow)
+# 48 cases (algorithm x mode x pre-drawing sampler x QUICK_COMPILE), one compiled program each
+# (~3-5 s cold). The fast suite runs four, at its own XLA flags: goa (the early-stopping
+# challenge loop and the one pre-drawing call) with both samplers (compact=False is jax's own,
+# as the smoke and quick presets run), log in the authors' mode (duels and the pre-drawn level
+# 0) and the authors' uniform (its stored-0 first arm); make test-slow runs the other 44.
 FAST_GOLDEN = (("goa", False, True), ("log", True, True), ("uniform", True, True))
 FAST_GOLDEN += (("goa", False, False),)
 
