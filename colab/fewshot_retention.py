@@ -116,13 +116,14 @@ seen = jnp.asarray(data["arrays"]["natural"][0, :1])
 foil = jnp.asarray(data["arrays"]["novel"][0, :1])
 opt = optax.adamw(cfg.lrs[0], weight_decay=0.0)
 state = opt.init(params)
-grads = jax.grad(sz.loss)(params, seen)
+grads = jax.jit(jax.grad(sz.loss))(params, seen)  # jitted: one program, not one per op
 upd, _ = opt.update(grads, state, params)
 studied = optax.apply_updates(params, upd)
+token_nlls = jax.jit(lambda p, x: gpt.token_nlls(sz.model, p, x))
 fig, ax = plt.subplots(figsize=(5.5, 2.8))
 for p, style, label in ((params, "-", "before"), (studied, "--", "after one step")):
     for x, c, what in ((seen, "C0", "studied"), (foil, "C1", "foil")):
-        nll, mask = gpt.token_nlls(sz.model, p, x)
+        nll, mask = token_nlls(p, x)
         n = int(mask.sum())
         ax.plot(np.asarray(nll[0, :n]), style, color=c, label=f"{what}, {label}")
 ax.set_xlabel("token position")

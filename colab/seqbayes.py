@@ -173,4 +173,18 @@ plt.close(fig)
 # `python -m experiments.protocl_split_fmnist` (quick, ~1.5 min) or `--preset full` (the cited
 # run, ~25 min): the corrected model, the same without its coreset, the authors' form (per-row
 # posteriors, test-label updates) and the test-label updates alone; the numbers and the reading
-# are in papers_repro/kessler2023_seqbayes.md.
+# are in papers_repro/kessler2023_seqbayes.md. The committed full run's verdicts and its figure
+# are shown below when present.
+
+# %%
+from IPython.display import Image
+
+from experiments import protocl_split_fmnist
+from experiments._lib import cli, io, registry
+
+pc_full = registry.results_dir("protocl_split_fmnist", protocl_split_fmnist.CITED_PRESET)
+if (pc_full / "results.json").exists():
+    print(cli.format_claims(io.read_json(pc_full / "results.json")["claims"]))
+    display(Image(str(pc_full / "fig_average_accuracy.png")))
+else:
+    print("no committed run: python -m experiments.protocl_split_fmnist --preset full")
