@@ -39,6 +39,41 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+# The instruction-set extensions that change which code XLA:CPU and OpenBLAS (its DYNAMIC_ARCH
+# kernels) run, and so the last bits of float reductions: two machines that differ here may give
+# runs that differ in the last bits (tests/experiments/test_full_presets.py).
+ISA_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512dq",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+)
+
+
+def cpu() -> dict[str, Any]:
+    """The host CPU's model name and which of ISA_FLAGS it has (from /proc/cpuinfo; where that
+    cannot be read, platform.processor() and no flags)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return {"model": platform.processor() or None, "isa": None}
+    fields = dict(ln.split(":", 1) for ln in text.splitlines() if ":" in ln)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    have = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name"), "isa": [f for f in ISA_FLAGS if f in have]}
+
+
 def devices() -> dict[str, Any]:
     import jax
 
@@ -77,6 +112,7 @@ def build(
         "devices": devices(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "platform": platform.platform(),
+        "cpu": cpu(),
         "executable": sys.executable,
         "started_unix": started,
         "finished_unix": finished,
