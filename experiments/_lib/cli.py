@@ -21,7 +21,7 @@ from types import ModuleType
 from experiments._lib import checkpoint, io, manifest, registry
 from experiments._lib import claims as C
 from experiments._lib.config import UsageError, override
-from runtime import interrupts, memory
+from runtime import interrupts, memory, progress
 
 
 class _Parser(argparse.ArgumentParser):
@@ -207,6 +207,7 @@ def main(module: ModuleType, argv: list[str] | None = None) -> int:
     out = pathlib.Path(args.out) if args.out else registry.results_dir(name, args.preset)
     try:
         io.check_out_dir(out)
+        progress.enabled()  # a bad MEMLEARN_PROGRESS is refused here, before any work
     except ValueError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 2
