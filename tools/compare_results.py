@@ -97,8 +97,11 @@ def main(argv=None) -> int:
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    json.dump(compare(old, new), sys.stdout, indent=1)
-    print()
+    try:
+        json.dump(compare(old, new), sys.stdout, indent=1)
+        print()
+    except BrokenPipeError:  # `| head`: the reader left; say nothing more
+        sys.stdout = None
     return 0
 
 
