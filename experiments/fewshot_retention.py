@@ -245,15 +245,17 @@ PRESETS = {
     ),
 }  # fmt: skip
 # The size rows the full run left inconclusive (recognition after one exposure, largest vs
-# smallest model, paired items), with 4x the items: 800 studied sentences and word lists per
-# condition instead of 200, so a 0.03 difference clears a 99% interval of about +-0.02 (the full
-# run's +-0.036 at 200). Only what those rows need: the two conditions off the ceiling of the
-# unstructured-vs-natural ones, the smallest and largest sizes (pretrained with the full run's
-# settings), one exposure, and the two learning rates that were each size's best cell there
-# (batch 1).
-# Retention is cut to one update: its rows are the full run's.
+# smallest model, paired items), with 4x the items: 8 independent study sets (splits) of the full
+# run's 100 sentences each, 800 items per condition instead of 200, so a 0.03 difference clears a
+# 99% interval of about +-0.02 (the full run's +-0.036 at 200). More splits, not a longer study
+# list: a first try with n_study = 400 (2 splits) quadrupled the list each run learns in one
+# epoch, and recognition fell (0.95 -> 0.86 seen vs novel; papers_repro/orhan2023_fewshot.md).
+# Only what those rows need: the two conditions off the ceiling of the unstructured-vs-natural
+# ones, the smallest and largest sizes (pretrained with the full run's settings), one exposure,
+# and the two learning rates that were each size's best cell there (batch 1). Retention is cut
+# to one update: its rows are the full run's.
 PRESETS["items"] = dataclasses.replace(
-    PRESETS["full"], sizes=((32, 1), (96, 3)), n_study=400, lrs=(3e-3, 1e-3), batch_sizes=(1,),
+    PRESETS["full"], sizes=((32, 1), (96, 3)), splits=8, lrs=(3e-3, 1e-3), batch_sizes=(1,),
     exposures=1, conditions=("seen_vs_novel", "random_vs_random"), retention_steps=1,
     retention_cell=(1e-3, 1),
 )  # fmt: skip
@@ -977,24 +979,40 @@ def check_claims(results: dict) -> list[dict]:
         mean, lo, hi = _mean_interval(rmax)
         verdict = stats.band_verdict(lo, hi, 0.9, 1.0)
         status = C.verdict_status(verdict)
-        rows.append(
-            C.claim(
-                "recall_near_perfect_by_3",
-                f"natural sentences: near-perfect recall (ROUGE-L) after {exp_max} exposures",
-                ABSTRACT,
-                '"Achieving near perfect recall takes more exposures, but most models can '
-                'do it in just 3 exposures"',
-                float(mean),
-                "99% t-interval of item ROUGE-L F1 inside [0.9, 1]",
-                None,
-                f"ROUGE-L {mean:.3f} [{lo:.3f}, {hi:.3f}]; the prompt alone scores {floor:.3f}; "
-                f"{_size_name(big)}, lr {lr:g}, batch {bs}",
-                kind=C.CLAIM,
-                source=C.PAPER,
-                status=status,
-                decide="a larger model or more exposures" if status == C.INCONCLUSIVE else "",
-            )
+        quote = (
+            '"Achieving near perfect recall takes more exposures, but most models can '
+            'do it in just 3 exposures"'
         )
+        if exp_max < 3:  # the claim is about 3 exposures: fewer cannot judge it
+            rows.append(
+                C.not_attempted(
+                    "recall_near_perfect_by_3",
+                    "natural sentences: near-perfect recall (ROUGE-L) after 3 exposures",
+                    ABSTRACT,
+                    quote,
+                    f"this run studies {exp_max} exposure(s) (ROUGE-L {mean:.3f} after "
+                    f"{exp_max}; the prompt alone scores {floor:.3f})",
+                    "a run with 3 exposures (the full preset)",
+                )
+            )
+        else:
+            rows.append(
+                C.claim(
+                    "recall_near_perfect_by_3",
+                    f"natural sentences: near-perfect recall (ROUGE-L) after {exp_max} exposures",
+                    ABSTRACT,
+                    quote,
+                    float(mean),
+                    "99% t-interval of item ROUGE-L F1 inside [0.9, 1]",
+                    None,
+                    f"ROUGE-L {mean:.3f} [{lo:.3f}, {hi:.3f}]; the prompt alone scores "
+                    f"{floor:.3f}; {_size_name(big)}, lr {lr:g}, batch {bs}",
+                    kind=C.CLAIM,
+                    source=C.PAPER,
+                    status=status,
+                    decide="a larger model or more exposures" if status == C.INCONCLUSIVE else "",
+                )
+            )
         if exp_max >= 2:
             rows.append(
                 _beats(
