@@ -1303,6 +1303,7 @@ def plot(results: dict, out_dir) -> None:
     sizes, conds = m["sizes"], m["conditions"]
     with plotting.style():
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         # (1) recognition vs exposures, one panel per condition, one line per size (best cell)
         fig, axs = plt.subplots(
@@ -1323,6 +1324,7 @@ def plot(results: dict, out_dir) -> None:
             ax.axhline(CHANCE, color="0.6", lw=0.8, ls=":")
             ax.set_title(cond.replace("_", " "), fontsize=8)
             ax.set_xlabel("exposures")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylim(-0.03, 1.03)
         axs[0][0].set_ylabel("2-AFC recognition accuracy")
         axs[0][0].legend(fontsize=6, loc="lower right")
@@ -1340,6 +1342,7 @@ def plot(results: dict, out_dir) -> None:
             ax.plot(range(n_e), foil, marker="s", color=plotting.color(1), label="foil")
             ax.set_title(cond.replace("_", " "), fontsize=8)
             ax.set_xlabel("exposures")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axs[0][0].set_ylabel(f"mean token NLL (nats), {_size_name(big)}")
         axs[0][0].legend(fontsize=7)
         plotting.savefig(fig, out_dir, "losses")
@@ -1375,6 +1378,7 @@ def plot(results: dict, out_dir) -> None:
                 ax.axhline(floor, color=plotting.color(i), lw=0.8, ls=":")
             ax.set_title(f"{mat} (dotted: prompt alone)", fontsize=8)
             ax.set_xlabel("exposures")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylim(-0.03, 1.03)
         axs[0][0].set_ylabel("recall")
         axs[0][0].legend(fontsize=6)
