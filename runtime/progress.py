@@ -47,17 +47,22 @@ def _in_kernel() -> bool:
     return "ipykernel.zmqshell" in sys.modules
 
 
+def _interactive() -> bool:
+    """Someone watches the output as it comes: a terminal, or a notebook's cell."""
+    return sys.stderr.isatty() or _in_kernel()
+
+
 def enabled() -> bool:
     forced = _forced()
     if forced is not None:
         return forced
-    return (sys.stderr.isatty() or _in_kernel()) and not os.environ.get("CI")
+    return _interactive() and not os.environ.get("CI")
 
 
 def bar(iterable=None, **kwargs):
     on = enabled()
     kwargs.setdefault("disable", not on)
-    if on and not (sys.stderr.isatty() or _in_kernel()):
+    if on and not _interactive():
         kwargs.setdefault("mininterval", LOG_INTERVAL_S)
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
