@@ -34,25 +34,26 @@ CITED = [
 ]
 
 
-def judge_rerun(committed: dict, fresh: dict, made_on: dict, here: dict) -> str | None:
-    """None when the rerun `fresh` agrees with `committed` as the module docstring says, else
-    why not. made_on: the committed manifest; here: this machine's {"cpu", "versions"}.
-    Raises nothing: a warning's text comes back as "warn: ..."."""
+def judge_rerun(committed: dict, fresh: dict, made_on: dict, here: dict):
+    """(failure, report) for the rerun `fresh` against `committed`, as the module docstring says:
+    failure is why it does not agree (None when it does); report, the numbers that moved on
+    another CPU or versions, where moving is allowed (None when nothing moved).
+    made_on: the committed manifest; here: this machine's {"cpu", "versions"}."""
     committed = {k: v for k, v in committed.items() if k != "timing"}
     fresh = {k: v for k, v in fresh.items() if k != "timing"}
     if fresh == committed:
-        return None
+        return None, None
     diff = compare(committed, fresh)
     summary = (f"{diff['moved']} numbers moved (largest relative change "
                f"{diff['largest_relative_change']}), {diff['other_changed']} other leaves "
                f"changed, claim statuses changed: {diff['claims_status_changed']}")  # fmt: skip
     there = {"cpu": made_on.get("cpu"), "versions": made_on["versions"]}
     if there["cpu"] is None or here == there:
-        return f"the rerun differs from the committed run on its machine: {summary}"
+        return f"the rerun differs from the committed run on its machine: {summary}", None
     if (diff["claims_status_changed"] or diff["claims_missing"] or diff["claims_added"]
             or diff["missing"] or diff["added"]):  # fmt: skip
-        return f"on another CPU or versions ({there} vs {here}): {summary}"
-    return f"warn: committed on {there}, rerun on {here}: {summary}"
+        return f"on another CPU or versions ({there} vs {here}): {summary}", None
+    return None, f"committed on {there}, rerun on {here}: {summary}"
 
 
 def test_judge_rerun_is_exact_on_the_same_machine_and_keeps_statuses_across():
@@ -64,13 +65,18 @@ def test_judge_rerun_is_exact_on_the_same_machine_and_keeps_statuses_across():
     same = {**here}
     other = {**here, "cpu": {"model": "B", "isa": ["avx512f"]}}
     unknown = {"versions": here["versions"]}  # a manifest written before the cpu field
-    assert judge_rerun(run, {**run, "timing": {"s": 9}}, other, here) is None  # timing ignored
+    # timing ignored
+    assert judge_rerun(run, {**run, "timing": {"s": 9}}, other, here) == (None, None)
     for made_on in (same, unknown):  # one last bit on the same (or an unknown) machine fails
-        assert judge_rerun(run, moved, made_on, here).startswith("the rerun differs")
-    assert judge_rerun(run, moved, other, here).startswith("warn: ")  # reported across CPUs
-    assert judge_rerun(run, flipped, other, here).startswith("on another CPU")
+        failure, report = judge_rerun(run, moved, made_on, here)
+        assert failure.startswith("the rerun differs") and report is None
+    failure, report = judge_rerun(run, moved, other, here)  # reported across CPUs
+    assert failure is None and report.startswith("committed on")
+    failure, report = judge_rerun(run, flipped, other, here)
+    assert failure.startswith("on another CPU") and report is None
     newer = {**here, "versions": {"jax": "2"}}  # other versions count as another machine
-    assert judge_rerun(run, moved, newer, here).startswith("warn: ")
+    failure, report = judge_rerun(run, moved, newer, here)
+    assert failure is None and report.startswith("committed on")
 
 
 @pytest.mark.slow
@@ -81,13 +87,12 @@ def test_full_preset_reproduces_committed_results(name, tmp_path):
     preset = getattr(module, "CITED_PRESET", "full")
     where = registry.results_dir(name, preset)
     assert module.main(["--preset", preset, "--out", str(tmp_path / name)]) == 0
-    why = judge_rerun(
+    failure, report = judge_rerun(
         io.read_json(where / "results.json"),
         io.read_json(tmp_path / name / "results.json"),
         io.read_json(where / "manifest.json"),
         {"cpu": manifest.cpu(), "versions": manifest.versions()},
     )
-    if why and why.startswith("warn: "):
-        warnings.warn(f"{name}: {why[6:]}", stacklevel=1)
-    else:
-        assert why is None, why
+    assert failure is None, failure
+    if report:
+        warnings.warn(f"{name}: {report}", stacklevel=1)
