@@ -977,8 +977,6 @@ def check_claims(results: dict) -> list[dict]:
         r1, rmax = _pooled(runs, 0, 1, "rouge_items"), _pooled(runs, 0, exp_max, "rouge_items")
         floor = np.mean([r["probes"][1]["rouge_floor"] for r in runs])
         mean, lo, hi = _mean_interval(rmax)
-        verdict = stats.band_verdict(lo, hi, 0.9, 1.0)
-        status = C.verdict_status(verdict)
         quote = (
             '"Achieving near perfect recall takes more exposures, but most models can '
             'do it in just 3 exposures"'
@@ -996,6 +994,7 @@ def check_claims(results: dict) -> list[dict]:
                 )
             )
         else:
+            status = C.verdict_status(stats.band_verdict(lo, hi, 0.9, 1.0))
             rows.append(
                 C.claim(
                     "recall_near_perfect_by_3",
