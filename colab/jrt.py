@@ -222,12 +222,9 @@ else:
 
 # %%
 from experiments import set_disjointness
-from experiments._lib import cli, io, registry
+from experiments._lib import cli
 
-sd_full = registry.results_dir("set_disjointness", set_disjointness.CITED_PRESET)
-if (sd_full / "results.json").exists():
-    print(cli.format_claims(io.read_json(sd_full / "results.json")["claims"]))
+sd_full = cli.show_committed("set_disjointness", set_disjointness.CITED_PRESET)
+if sd_full:
     for fig in ("fig_streaming.png", "fig_rf_memory.png"):
         IPython.display.display(IPython.display.Image(str(sd_full / fig)))
-else:
-    print("no committed run: python -m experiments.set_disjointness --preset full")

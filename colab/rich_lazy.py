@@ -201,13 +201,8 @@ plt.close(fig)
 
 # %%
 from experiments import rich_lazy_lowrank
-from experiments._lib import cli, io, registry
+from experiments._lib import cli
 
 for preset in (rich_lazy_lowrank.CITED_PRESET, *rich_lazy_lowrank.EXTRA_CITED):
-    folder = registry.results_dir("rich_lazy_lowrank", preset)
-    if (folder / "results.json").exists():
-        claims = io.read_json(folder / "results.json")["claims"]
-        print(f"--- {preset} ---")
-        print(cli.format_claims([c for c in claims if c["id"].startswith("rnn_")]))
-    else:
-        print(f"no committed run: python -m experiments.rich_lazy_lowrank --preset {preset}")
+    print(f"--- {preset} ---")
+    cli.show_committed("rich_lazy_lowrank", preset, keep=lambda c: c["id"].startswith("rnn_"))

@@ -180,11 +180,8 @@ plt.close(fig)
 from IPython.display import Image
 
 from experiments import protocl_split_fmnist
-from experiments._lib import cli, io, registry
+from experiments._lib import cli
 
-pc_full = registry.results_dir("protocl_split_fmnist", protocl_split_fmnist.CITED_PRESET)
-if (pc_full / "results.json").exists():
-    print(cli.format_claims(io.read_json(pc_full / "results.json")["claims"]))
+pc_full = cli.show_committed("protocl_split_fmnist", protocl_split_fmnist.CITED_PRESET)
+if pc_full:
     display(Image(str(pc_full / "fig_average_accuracy.png")))
-else:
-    print("no committed run: python -m experiments.protocl_split_fmnist --preset full")

@@ -172,6 +172,19 @@ def format_claims(claims: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def show_committed(name: str, preset: str, keep=None) -> pathlib.Path | None:
+    """For notebooks: prints the claims of the committed run results/<name>/<preset>/ (those
+    `keep(row)` selects) and returns its folder; where there is none, prints the command that
+    makes it and returns None."""
+    folder = registry.results_dir(name, preset)
+    if not (folder / "results.json").exists():
+        print(f"no committed run: python -m experiments.{name} --preset {preset}")
+        return None
+    claims = io.read_json(folder / "results.json")["claims"]
+    print(format_claims([c for c in claims if keep is None or keep(c)]))
+    return folder
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"

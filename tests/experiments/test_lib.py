@@ -450,3 +450,24 @@ def test_the_manifest_counts_resumed_units_apart_from_the_run_s_own_time(tmp_pat
     assert m3["resumed"]["units"] == 0 and "resumed" not in manifest.runtime_text(m3)
     del m3["resumed"]
     assert manifest.runtime_text(m3) == f"{m3['wall_seconds']:.0f} s"
+
+
+def test_show_committed_prints_the_claims_or_the_command(tmp_path, monkeypatch, capsys):
+    """The notebooks' view of a committed run (cli.show_committed): its claims, filtered, and
+    its folder; with none committed, the command that makes it and None."""
+    from experiments._lib import claims as C
+
+    monkeypatch.setattr(registry, "results_dir", lambda name, preset: tmp_path / name / preset)
+    assert cli.show_committed("demo", "full") is None
+    out = capsys.readouterr().out.strip()
+    assert out == "no committed run: python -m experiments.demo --preset full"
+    folder = tmp_path / "demo" / "full"
+    folder.mkdir(parents=True)
+    rows = [
+        C.claim(i, "t", "w", 1.0, 1.0, "b", True, "e", kind=C.CHECK, source=C.NONE)
+        for i in ("keep_me", "drop_me")
+    ]
+    io.write_json(folder / "results.json", {"claims": rows})
+    assert cli.show_committed("demo", "full", keep=lambda c: c["id"] == "keep_me") == folder
+    out = capsys.readouterr().out
+    assert "keep_me" in out and "drop_me" not in out
