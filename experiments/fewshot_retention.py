@@ -70,7 +70,7 @@ from theory import stats
 PAPER = "orhan2023_fewshot"
 CITED_PRESET = "full"
 # rendered in the paper file too, not counted (papers_repro.render)
-EXTRA_CITED = ("items",)
+EXTRA_CITED = ("items", "recall")
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 ARXIV = "arXiv:2303.17557"
 STREAM_SPLIT, STREAM_INIT, STREAM_PRETRAIN, STREAM_STUDY, STREAM_STIMULI, STREAM_RETAIN = range(
@@ -257,6 +257,20 @@ PRESETS = {
 PRESETS["items"] = dataclasses.replace(
     PRESETS["full"], sizes=((32, 1), (96, 3)), splits=8, lrs=(3e-3, 1e-3), batch_sizes=(1,),
     exposures=1, conditions=("seen_vs_novel", "random_vs_random"), retention_steps=1,
+    retention_cell=(1e-3, 1),
+)  # fmt: skip
+# The retention rows about recall (steep early drop, steep-then-gradual, recognition more robust
+# than recall) and natural_retained_better, which the full run left inconclusive because its study
+# never raised recall (the retention cell's continuation ROUGE-L fell 0.163 -> 0.128): a study
+# cell that does learn the continuations, then a longer retention. The largest model (pretrained
+# with the full run's settings), its best recall cell there (lr 1e-3, batch 1: continuation
+# ROUGE-L 0.16 -> 0.23 and studied-item NLL 3.8 -> 2.2 nats/token over 3 exposures, still
+# falling ~0.5 per exposure), studied for MAX_EXPOSURES = 10 exposures instead of the paper's 3
+# (a departure, stated in the rows), natural sentences and random lists with the two conditions
+# natural_retained_better compares, and retention to 3000 updates (the full run: 1000).
+PRESETS["recall"] = dataclasses.replace(
+    PRESETS["full"], sizes=((96, 3),), lrs=(1e-3,), batch_sizes=(1,), exposures=MAX_EXPOSURES,
+    conditions=("seen_vs_novel", "random_vs_random"), retention_steps=3000,
     retention_cell=(1e-3, 1),
 )  # fmt: skip
 
@@ -976,7 +990,8 @@ def check_claims(results: dict) -> list[dict]:
         bs, lr, _, runs = best_recall_cell(big, "natural", exp_max)
         r1, rmax = _pooled(runs, 0, 1, "rouge_items"), _pooled(runs, 0, exp_max, "rouge_items")
         floor = np.mean([r["probes"][1]["rouge_floor"] for r in runs])
-        mean, lo, hi = _mean_interval(rmax)
+        # the claim is about 3 exposures: judged there when a run studies more
+        mean, lo, hi = _mean_interval(_pooled(runs, 0, min(exp_max, 3), "rouge_items"))
         quote = (
             '"Achieving near perfect recall takes more exposures, but most models can '
             'do it in just 3 exposures"'
@@ -998,14 +1013,15 @@ def check_claims(results: dict) -> list[dict]:
             rows.append(
                 C.claim(
                     "recall_near_perfect_by_3",
-                    f"natural sentences: near-perfect recall (ROUGE-L) after {exp_max} exposures",
+                    "natural sentences: near-perfect recall (ROUGE-L) after 3 exposures",
                     ABSTRACT,
                     quote,
                     float(mean),
                     "99% t-interval of item ROUGE-L F1 inside [0.9, 1]",
                     None,
                     f"ROUGE-L {mean:.3f} [{lo:.3f}, {hi:.3f}]; the prompt alone scores "
-                    f"{floor:.3f}; {_size_name(big)}, lr {lr:g}, batch {bs}",
+                    f"{floor:.3f}; {_size_name(big)}, lr {lr:g}, batch {bs}"
+                    + (f"; {rmax.mean():.3f} after {exp_max}" if exp_max > 3 else ""),
                     kind=C.CLAIM,
                     source=C.PAPER,
                     status=status,
@@ -1069,7 +1085,8 @@ def check_claims(results: dict) -> list[dict]:
                 "recall (ROUGE-L) falls over the first 10 updates on new text",
                 ABSTRACT,
                 r0 - r10,
-                f"ROUGE-L {r0.mean():.3f} -> {r10.mean():.3f} at step {steps[i10]}",
+                f"ROUGE-L {r0.mean():.3f} -> {r10.mean():.3f} at step {steps[i10]}, "
+                f"after {exp_max} study exposures",
                 decide_tie=decide_gain,
                 regime=regime,
             )
