@@ -740,6 +740,9 @@ def _author_acc(a: dict, cond: str, model: str, shot: int) -> float:
 NEAR_PERFECT = 0.95  # "near perfect": at most 1 error in 20 (the band's lower edge)
 CHANCE = 0.5
 LEARNT = 0.1  # a recall gain (continuation ROUGE-L) below this leaves nothing to forget
+# "Drops steeply over the first 10 updates": a tenth of what study added, lost within them. A
+# lenient floor for the paper's "steeply" / "precipitously" (a drop any smaller is gradual).
+STEEP = 0.1
 
 
 def _cells(size: dict, cond: str):
@@ -1077,20 +1080,68 @@ def check_claims(results: dict) -> list[dict]:
             else f"study raised the continuation's ROUGE-L by only {gain:+.3f} (< {LEARNT}): "
             "no recall to forget"
         )
-        decide_gain = "a study cell whose recall rises well above its pre-study level (a larger "
-        "model or more exposures)"
+        decide_gain = (
+            "a study cell whose recall rises well above its pre-study level (a larger model or "
+            "more exposures)"
+        )
+        # "Drops steeply" (ar5iv: "precipitously") over the first 10 updates: at least STEEP of
+        # what study added to the paper's score (ROUGE-L of prompt + completion) lost by step 10.
+        # Reproduced when the 99% t-interval of the paired drop lies above that, not reproduced
+        # when it lies below it (a drop too small to be steep), else inconclusive.
+        pre_score = np.concatenate([r["probes"][0]["rouge_items"] for r in cell if r["lr"] == lr_r])
+        steep = STEEP * float(r0.mean() - pre_score.mean())
+        m, lo, hi = _mean_interval(r0 - r10)
+        status = C.INCONCLUSIVE if regime else C.sign_status(lo - steep, hi - steep)
         rows.append(
-            _beats(
+            C.claim(
                 "recall_drops_in_first_10_updates",
-                "recall (ROUGE-L) falls over the first 10 updates on new text",
+                "recall (ROUGE-L) drops steeply over the first 10 updates on new text",
                 ABSTRACT,
-                r0 - r10,
-                f"ROUGE-L {r0.mean():.3f} -> {r10.mean():.3f} at step {steps[i10]}, "
-                f"after {exp_max} study exposures",
-                decide_tie=decide_gain,
-                regime=regime,
+                '"recall performance for the original examples drops steeply over the first 10 '
+                'training updates with new examples"',
+                m,
+                f"99% t-interval of the paired drop above {STEEP:g} x study's gain",
+                None,
+                (f"wrong regime: {regime}; " if regime else "")
+                + f"drop {m:+.3f}, 99% interval [{lo:+.3f}, {hi:+.3f}] over {len(r0)} items"
+                + (
+                    ""
+                    if regime
+                    else f" against {steep:.3f} ({STEEP:g} x study's gain of {steep / STEEP:+.3f})"
+                )
+                + f"; ROUGE-L {r0.mean():.3f} -> {r10.mean():.3f} at step {steps[i10]}, after "
+                f"{exp_max} study exposures",
+                kind=C.CLAIM,
+                source=C.PAPER,
+                status=status,
+                decide=decide_gain if status == C.INCONCLUSIVE else "",
             )
         )
+        if not regime:
+            # when the recall study added is half gone: the first probe below the halfway mark
+            half = pre_score.mean() + (r0.mean() - pre_score.mean()) / 2
+            below = [st for i, st in enumerate(steps) if items(i, "rouge_items").mean() < half]
+            at = [i for i in (0, i10, *(steps.index(k) for k in (100, 1000) if k in steps), end)]
+            rows.append(
+                C.claim(
+                    "recall_half_life",
+                    "updates on new text until recall has lost half of what study added",
+                    "none",
+                    None,
+                    float(below[0]) if below else None,
+                    "—",
+                    None,
+                    f"ROUGE-L before study {pre_score.mean():.3f}, halfway {half:.3f}; first "
+                    + (f"below it at step {below[0]}" if below else f"not below it by {steps[end]}")
+                    + "; ROUGE-L "
+                    + ", ".join(
+                        f"{items(i, 'rouge_items').mean():.3f} at {steps[i]}"
+                        for i in sorted(set(at))
+                    ),
+                    kind=C.MEASUREMENT,
+                    source=C.NONE,
+                )
+            )
         if steps[end] > 10:
             early = (r0 - r10) / 10
             late = (r10 - rend) / (steps[end] - 10)
@@ -1102,7 +1153,11 @@ def check_claims(results: dict) -> list[dict]:
                     early - late,
                     f"per-update drop {early.mean():.4f} (0-10) vs {late.mean():.5f} "
                     f"(10-{steps[end]})",
-                    decide_tie=decide_gain,
+                    # with recall learnt, the per-item drop over 10 updates is the noisy term
+                    decide_tie=decide_gain
+                    if regime
+                    else "more items: the interval is set by the per-item change over the first "
+                    "10 updates",
                     regime=regime,
                 )
             )
