@@ -132,3 +132,20 @@ ax.legend(fontsize=7)
 ax.set_title(data["tok"].decode(list(np.asarray(seen[0, 1:12])))[:60] + " ...", fontsize=8)
 display(fig)
 plt.close(fig)
+
+# %% [markdown]
+# ## The committed runs: recall learnt, then overwritten
+#
+# The cited full run (`python -m experiments.fewshot_retention --preset full`, about an hour on
+# 2 cores) gives no recall after three exposures at this scale. The `recall` run (about 17 min)
+# studies the largest model's best recall cell ten times, then retrains it on the Python
+# documentation for 3000 updates. Its retention rows and its retention figure are shown here
+# when the run is committed (papers_repro/orhan2023_fewshot.md has every row of every run).
+
+# %%
+retention_rows = ("recall_", "steep_", "recognition_more_robust", "natural_retained", "some_")
+folder = cli.show_committed(
+    "fewshot_retention", "recall", keep=lambda c: c["id"].startswith(retention_rows)
+)
+if folder is not None:
+    display(Image(filename=str(folder / "fig_retention.png")))

@@ -846,6 +846,18 @@ def _band_claim(id_, text, where, reference, items, band, evidence, decide) -> d
     )
 
 
+def steep_drop(r0, r10, pre, regime: str = ""):
+    """Recall's drop over the first 10 retention updates (paired items: score at step 0 minus
+    step 10) against a steep drop, STEEP x what study added (mean score at step 0 minus the mean
+    `pre` study). Returns (mean, lo, hi, threshold, status): reproduced when the 99% t-interval
+    lies above the threshold, not reproduced below it, else (or with a `regime` reason)
+    inconclusive."""
+    steep = STEEP * float(np.mean(r0) - np.mean(pre))
+    m, lo, hi = _mean_interval(np.asarray(r0, float) - np.asarray(r10, float))
+    status = C.INCONCLUSIVE if regime else C.sign_status(lo - steep, hi - steep)
+    return m, lo, hi, steep, status
+
+
 def _size_name(s) -> str:
     return f"d={s['d_model']} L={s['n_layers']}"
 
@@ -1098,9 +1110,7 @@ def check_claims(results: dict) -> list[dict]:
         # Reproduced when the 99% t-interval of the paired drop lies above that, not reproduced
         # when it lies below it (a drop too small to be steep), else inconclusive.
         pre_score = np.concatenate([r["probes"][0]["rouge_items"] for r in cell if r["lr"] == lr_r])
-        steep = STEEP * float(r0.mean() - pre_score.mean())
-        m, lo, hi = _mean_interval(r0 - r10)
-        status = C.INCONCLUSIVE if regime else C.sign_status(lo - steep, hi - steep)
+        m, lo, hi, steep, status = steep_drop(r0, r10, pre_score, regime)
         rows.append(
             C.claim(
                 "recall_drops_in_first_10_updates",

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import fewshot_retention as fs
+from experiments._lib import claims as C
 from experiments._lib.config import UsageError
 from tests._asserts import assert_refused
 
@@ -70,3 +71,19 @@ def test_study_sets_are_disjoint_and_materials_matched():
     n_tok = (a["natural"][..., 1:] != 0).sum(-1)
     assert n_tok.min() >= cfg.min_tokens and n_tok.max() <= cfg.max_tokens
     assert np.array_equal(a["natural"].shape, a["gibberish"].shape)
+
+
+def test_steep_drop_needs_a_tenth_of_the_gain_lost():
+    """recall_drops_in_first_10_updates: a drop is steep when its 99% interval lies above
+    STEEP x study's gain; an interval below that is a drop too small to be steep."""
+    gen = np.random.default_rng(0)
+    r0 = np.clip(0.95 + 0.02 * gen.standard_normal(400), 0, 1)  # learnt: gain 0.95 - 0.55 = 0.4
+    pre = np.full(400, 0.55)
+    flat = r0 + 0.01 * gen.standard_normal(400)  # no drop: interval ~[-0.002, 0.002] < 0.04
+    *_, steep, status = fs.steep_drop(r0, flat, pre)
+    assert steep == pytest.approx(fs.STEEP * (r0.mean() - 0.55)) and status == C.NOT_REPRODUCED
+    fall = r0 - 0.2 + 0.01 * gen.standard_normal(400)  # half the gain gone: interval ~0.2 > 0.04
+    assert fs.steep_drop(r0, fall, pre)[-1] == C.REPRODUCED
+    small = r0 - 0.04 + 0.05 * gen.standard_normal(400)  # interval straddles the threshold
+    assert fs.steep_drop(r0, small, pre)[-1] == C.INCONCLUSIVE
+    assert fs.steep_drop(r0, fall, pre, regime="no recall")[-1] == C.INCONCLUSIVE
