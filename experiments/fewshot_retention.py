@@ -1482,16 +1482,18 @@ def plot(results: dict, out_dir) -> None:
                 x = np.asarray(rec["steps"], float) + 1
                 acc = [np.mean([p["accuracy"][0] for p in pr]) for pr in rec["probes"]]
                 rouge = [np.mean([p["rouge"] for p in pr]) for pr in rec["probes"]]
-                axs[0][0].plot(
-                    x,
-                    acc,
+                # lines often coincide at the ceiling: later materials get larger hollow markers
+                # beneath the earlier ones, so every line stays visible
+                style = dict(
                     marker=plotting.marker(i),
                     color=plotting.color(i),
-                    label=f"{mat}: {rec['foils'][0].replace('_', ' ')}",
+                    ms=5 + 2 * i,
+                    mfc="none" if i else None,
+                    zorder=3 - i,
                 )
-                axs[0][1].plot(
-                    x, rouge, marker=plotting.marker(i), color=plotting.color(i), label=mat
-                )
+                label = f"{mat}: {rec['foils'][0].replace('_', ' ')}"
+                axs[0][0].plot(x, acc, label=label, **style)
+                axs[0][1].plot(x, rouge, label=mat, **style)
             for ax, lab in zip(axs[0], ("recognition accuracy", "recall ROUGE-L F1"), strict=True):
                 ax.set_xscale("log")
                 ax.set_xlabel("updates on new text + 1")
