@@ -278,6 +278,10 @@ PRESETS["recall"] = dataclasses.replace(
 # recognition below the ceiling after study (lr 1e-4, batch 1, 3 exposures: 0.90 natural and 0.92
 # random lists in the full run, the largest model), with 8 study sets (800 items per material, as
 # in `items`) and the full run's retention (1000 updates).
+PRESETS["retained"] = dataclasses.replace(
+    PRESETS["full"], sizes=((96, 3),), splits=8, lrs=(1e-4,), batch_sizes=(1,),
+    conditions=("seen_vs_novel", "random_vs_random"), retention_cell=(1e-4, 1),
+)  # fmt: skip
 # some_recalled_after_100k: the paper's 100K retention updates after recall is learnt. The
 # `recall` run's cell (10 exposures at lr 1e-3, batch 1) on the middle size (d = 64, L = 2: about
 # half the largest's step time), one study set of 100 natural sentences, so that the 100K updates
@@ -286,10 +290,6 @@ PRESETS["permastore"] = dataclasses.replace(
     PRESETS["full"], sizes=((64, 2),), splits=1, lrs=(1e-3,), batch_sizes=(1,),
     exposures=MAX_EXPOSURES, conditions=("seen_vs_novel",), retention_steps=100_000,
     retention_cell=(1e-3, 1),
-)  # fmt: skip
-PRESETS["retained"] = dataclasses.replace(
-    PRESETS["full"], sizes=((96, 3),), splits=8, lrs=(1e-4,), batch_sizes=(1,),
-    conditions=("seen_vs_novel", "random_vs_random"), retention_cell=(1e-4, 1),
 )  # fmt: skip
 
 
@@ -1149,7 +1149,7 @@ def check_claims(results: dict) -> list[dict]:
             # when the recall study added is half gone: the first probe below the halfway mark
             half = pre_score.mean() + (r0.mean() - pre_score.mean()) / 2
             below = [st for i, st in enumerate(steps) if items(i, "rouge_items").mean() < half]
-            at = [i for i in (0, i10, *(steps.index(k) for k in (100, 1000) if k in steps), end)]
+            at = [0, i10, *(steps.index(k) for k in (100, 1000) if k in steps), end]
             rows.append(
                 C.claim(
                     "recall_half_life",
