@@ -1524,7 +1524,7 @@ def plot(results: dict, out_dir) -> None:
                 axs[0][1].plot(x, rouge, label=mat, **style)
             for ax, lab in zip(axs[0], ("recognition accuracy", "recall ROUGE-L F1"), strict=True):
                 ax.set_xscale("log")
-                ax.set_xlabel("updates on new text + 1")
+                ax.set_xlabel("updates on the retention text + 1")
                 ax.set_ylabel(lab)
                 ax.set_ylim(-0.03, 1.03)
                 ax.legend(fontsize=6)
