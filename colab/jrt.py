@@ -218,13 +218,5 @@ else:
 #
 # `experiments/set_disjointness.py` runs everything above at the paper's sizes and judges each
 # claim (papers_repro/arora2024_jrt.md): `python -m experiments.set_disjointness --preset full`
-# (~2 min). Its committed full-preset verdicts and figures are shown here when present.
-
-# %%
-from experiments import set_disjointness
-from experiments._lib import cli
-
-sd_full = cli.show_committed("set_disjointness", set_disjointness.CITED_PRESET)
-if sd_full:
-    for fig in ("fig_streaming.png", "fig_rf_memory.png"):
-        IPython.display.display(IPython.display.Image(str(sd_full / fig)))
+# (~2 min). Its own notebook, `colab/set_disjointness.ipynb`, runs it and shows the committed
+# full run's verdicts and figures.

@@ -173,15 +173,6 @@ plt.close(fig)
 # `python -m experiments.protocl_split_fmnist` (quick, ~1.5 min) or `--preset full` (the cited
 # run, ~25 min): the corrected model, the same without its coreset, the authors' form (per-row
 # posteriors, test-label updates) and the test-label updates alone; the numbers and the reading
-# are in papers_repro/kessler2023_seqbayes.md. The committed full run's verdicts and its figure
-# are shown below when present.
-
-# %%
-from IPython.display import Image
-
-from experiments import protocl_split_fmnist
-from experiments._lib import cli
-
-pc_full = cli.show_committed("protocl_split_fmnist", protocl_split_fmnist.CITED_PRESET)
-if pc_full:
-    display(Image(str(pc_full / "fig_average_accuracy.png")))
+# are in papers_repro/kessler2023_seqbayes.md. Its own notebook,
+# `colab/protocl_split_fmnist.ipynb`, runs it and shows the committed full run's verdicts and
+# figure.
