@@ -1101,8 +1101,8 @@ def check_claims(results: dict) -> list[dict]:
         # retention step 0 minus the same cell's before study. Forgetting can only show on a
         # gain; below LEARNT (5 SE of a 200-item mean of ROUGE-L, sd ~0.1) there is none.
         lr_r, bs_r = results["config"]["retention_cell"]
-        cell = big["study"][f"natural/bs{int(bs_r)}"]["runs"]
-        pre = np.concatenate([r["probes"][0]["rouge_cont_items"] for r in cell if r["lr"] == lr_r])
+        cell = [r for r in big["study"][f"natural/bs{int(bs_r)}"]["runs"] if r["lr"] == lr_r]
+        pre = _pooled(cell, 0, 0, "rouge_cont_items")
         gain = float(items(0, "rouge_cont_items").mean() - pre.mean())
         regime = (
             ""
@@ -1118,7 +1118,7 @@ def check_claims(results: dict) -> list[dict]:
         # what study added to the paper's score (ROUGE-L of prompt + completion) lost by step 10.
         # Reproduced when the 99% t-interval of the paired drop lies above that, not reproduced
         # when it lies below it (a drop too small to be steep), else inconclusive.
-        pre_score = np.concatenate([r["probes"][0]["rouge_items"] for r in cell if r["lr"] == lr_r])
+        pre_score = _pooled(cell, 0, 0, "rouge_items")
         drop, lo, hi, steep, status = steep_drop(r0, r10, pre_score, regime)
         rows.append(
             C.claim(
